@@ -1,0 +1,166 @@
+"""Figures the chapters share, so no chapter re-draws them by hand.
+
+Every helper draws on axes it is given (or returns a figure) and leaves ``plt.show()`` to the notebook,
+so one cell can combine several panels.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import animation
+
+# One colour per method, stable across every figure of the course.
+METHOD_COLORS = {
+    "SGD": "tab:blue",
+    "Momentum": "tab:orange",
+    "Nesterov": "tab:brown",
+    "AdaGrad": "tab:green",
+    "RMSprop": "tab:purple",
+    "Adam": "tab:red",
+    "AdamW": "tab:pink",
+    "Newton": "tab:gray",
+    "L-BFGS": "tab:olive",
+}
+
+
+def color_for(name: str, index: int = 0) -> str:
+    return METHOD_COLORS.get(name, f"C{index % 10}")
+
+
+def _plot_limits(function, paths: Mapping[str, np.ndarray], xlim, ylim):
+    if xlim is None or ylim is None:
+        plot_range = getattr(function, "plot_range", None)
+        if plot_range is not None:
+            default_x, default_y = plot_range
+        else:
+            points = np.concatenate([np.asarray(p, dtype=float) for p in paths.values()]) if paths else np.zeros((1, 2))
+            finite = points[np.all(np.isfinite(points), axis=1)]
+            low, high = finite.min(axis=0), finite.max(axis=0)
+            margin = 0.15 * np.maximum(high - low, 1.0)
+            default_x, default_y = (low[0] - margin[0], high[0] + margin[0]), (low[1] - margin[1], high[1] + margin[1])
+        xlim = default_x if xlim is None else xlim
+        ylim = default_y if ylim is None else ylim
+    return tuple(xlim), tuple(ylim)
+
+
+def contour_paths(ax, function: Callable, paths: Mapping[str, np.ndarray], *, xlim=None, ylim=None,
+                  levels: int = 25, log_levels: bool = False, resolution: int = 200,
+                  mark_minimum: bool = True, title: str | None = None, legend: bool = True,
+                  markersize: float = 3.0) -> None:
+    """Contours of ``function(x, y)`` with one optimizer path per entry of ``paths`` (arrays of shape (steps+1, 2)).
+
+    ``log_levels`` spaces the contour levels geometrically, which suits functions such as Rosenbrock whose
+    values span many orders of magnitude. Paths that leave the window are clipped by the axes, not rescaled.
+    """
+    (x0, x1), (y0, y1) = _plot_limits(function, paths, xlim, ylim)
+    xs, ys = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+    zs = function(xs, ys)
+    if log_levels:
+        shifted = zs - zs.min() + 1e-3
+        contour_levels = np.geomspace(shifted.min(), shifted.max(), levels)
+        ax.contour(xs, ys, shifted, levels=contour_levels, colors="0.75", linewidths=0.7)
+    else:
+        ax.contour(xs, ys, zs, levels=levels, colors="0.75", linewidths=0.7)
+    for index, (name, path) in enumerate(paths.items()):
+        path = np.asarray(path, dtype=float)
+        ax.plot(path[:, 0], path[:, 1], "o-", color=color_for(name, index), markersize=markersize,
+                linewidth=1.2, label=name)
+    minimum = getattr(function, "minimum", None)
+    if mark_minimum and minimum is not None:
+        ax.plot(*np.asarray(minimum, dtype=float), marker="*", color="black", markersize=10, linestyle="none")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    if title:
+        ax.set_title(title)
+    if legend and paths:
+        ax.legend(loc="upper right", fontsize="small")
+
+
+def smooth(values: Sequence[float], window: int = 20) -> np.ndarray:
+    """Trailing moving average of the same length as ``values`` (the first points average what exists so far).
+
+    Trailing, not centred, so a smoothed curve never anticipates a change that has not happened yet.
+    """
+    values = np.asarray(values, dtype=float)
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    if values.size == 0:
+        return values
+    cumulative = np.cumsum(np.insert(values, 0, 0.0))
+    counts = np.minimum(np.arange(1, values.size + 1), window)
+    return (cumulative[1:] - cumulative[np.arange(1, values.size + 1) - counts]) / counts
+
+
+def learning_curves(ax, histories: Mapping[str, object], *, key: str = "train_loss", window: int = 20,
+                    per_epoch: bool = False, ylabel: str | None = None, logy: bool = False,
+                    title: str | None = None) -> None:
+    """One smoothed curve per history (e.g. per optimizer) of ``history.<key>``.
+
+    The x axis is iterations, or epochs when ``per_epoch`` (for per-epoch series such as ``test_acc``).
+    """
+    for index, (name, history) in enumerate(histories.items()):
+        values = np.asarray(getattr(history, key), dtype=float)
+        curve = values if per_epoch else smooth(values, window)
+        ax.plot(np.arange(len(curve)), curve, color=color_for(name, index), label=name, linewidth=1.4)
+    ax.set_xlabel("epoch" if per_epoch else "iteration")
+    ax.set_ylabel(ylabel or key.replace("_", " "))
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+
+
+def train_test_curves(ax, history, *, label: str = "", color: str | None = None, title: str | None = None,
+                      legend: bool = True) -> None:
+    """Per-epoch train accuracy (solid) and test accuracy (dashed) of one history; the gap is overfitting."""
+    epochs = np.arange(len(history.train_acc))
+    prefix = f"{label} " if label else ""
+    line, = ax.plot(epochs, history.train_acc, color=color, linewidth=1.4, label=f"{prefix}train")
+    ax.plot(epochs, history.test_acc, color=line.get_color(), linestyle="--", linewidth=1.4, label=f"{prefix}test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.02)
+    if title:
+        ax.set_title(title)
+    if legend:
+        ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+
+
+def layer_histograms(axes: Sequence, activations: Sequence[np.ndarray], *, bins: int = 30,
+                     value_range: tuple[float, float] | None = None, row_label: str | None = None,
+                     color: str = "tab:blue") -> None:
+    """One histogram per layer's activations along a row of axes (Saito's Figure 6-10 layout).
+
+    With a shared ``value_range`` the panels are comparable; without one, each panel picks its own.
+    """
+    if len(axes) != len(activations):
+        raise ValueError(f"{len(axes)} axes for {len(activations)} layers: give one axis per layer")
+    for layer, (ax, values) in enumerate(zip(axes, activations), start=1):
+        ax.hist(np.asarray(values).ravel(), bins=bins, range=value_range, color=color)
+        ax.set_title(f"layer {layer}", fontsize="small")
+        ax.tick_params(labelsize="x-small")
+        if layer > 1:
+            ax.set_yticks([])
+    if row_label:
+        axes[0].set_ylabel(row_label, fontsize="small")
+
+
+def animation_html(fig, update: Callable[[int], object], frames: int, *, interval: int = 120):
+    """A short matplotlib animation embedded as HTML/JavaScript (frames stored as PNG in the notebook).
+
+    The figure is closed so the static last frame is not shown a second time below the player.
+    """
+    from IPython.display import HTML
+
+    movie = animation.FuncAnimation(fig, update, frames=frames, interval=interval, blit=False)
+    html = movie.to_jshtml(default_mode="once")
+    plt.close(fig)
+    return HTML(html)
