@@ -3,7 +3,7 @@
 Modules (book-compatible API, float64 by default, float32 kept as float32):
 
 - ``lib.optimizers``  SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam, AdamW and learning-rate schedules
-- ``lib.layers``      Affine, ReLU, Sigmoid, Tanh, BatchNormalization, Dropout, SoftmaxWithLoss
+- ``lib.layers``      Affine, ReLU, Sigmoid, Tanh, BatchNormalization, LayerNormalization, Dropout, SoftmaxWithLoss
 - ``lib.networks``    MultiLayerNet (the book's MultiLayerNetExtend, one class)
 - ``lib.training``    the one training loop
 - ``lib.data``        offline data sets (digits, 2-D toys) and the checksummed MNIST loader

@@ -1,0 +1,237 @@
+"""The one training loop of the course: mini-batch training with any optimizer and schedule.
+
+Every chapter trains through :func:`train`; no notebook writes its own loop.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["History", "train"]
+
+
+@dataclass
+class History:
+    """What :func:`train` measured.
+
+    Per iteration: ``train_loss`` (mini-batch loss in training mode, before that iteration's
+    update) and ``lr`` (the learning rate used for the update).
+    Per epoch, with index 0 = before training: ``train_acc``, ``test_acc``, ``train_eval_loss``,
+    ``test_loss`` (evaluation mode, on the fixed evaluation subsets).
+    ``diverged`` is True when training stopped because the loss or a gradient became NaN or
+    infinite (``diverged_at`` is then that iteration's index); ``stopped_early`` when the
+    callback asked to stop.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    train_eval_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    iterations_per_epoch: int = 0
+    diverged: bool = False
+    diverged_at: int | None = None
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    @property
+    def epochs_completed(self) -> int:
+        return max(len(self.test_acc) - 1, 0)
+
+
+def _evaluate(network, x, t):
+    if hasattr(network, "evaluate"):
+        return network.evaluate(x, t)
+    return network.loss(x, t, train_flg=False), network.accuracy(x, t)
+
+
+class _Progress:
+    """One status line, updated in place: an IPython display handle in a notebook (its final
+    text stays in the saved notebook), a carriage-return line in a terminal."""
+
+    def __init__(self, enabled: bool, min_interval: float = 0.25):
+        self.enabled = enabled
+        self.min_interval = min_interval
+        self.last = 0.0
+        self.handle = None
+        self.text = ""
+        if enabled and _in_notebook():
+            from IPython.display import display
+            self.handle = display(_Line(""), display_id=True)
+
+    def update(self, text: str, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < self.min_interval:
+            return
+        self.last = now
+        if self.handle is not None:
+            self.handle.update(_Line(text))
+        else:
+            padding = " " * max(len(self.text) - len(text), 0)
+            sys.stdout.write("\r" + text + padding)
+            sys.stdout.flush()
+        self.text = text
+
+    def close(self) -> None:
+        if self.enabled and self.handle is None:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+class _Line:
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, schedule=None,
+          schedule_per: str = "epoch", eval_size: int | None = None, seed: int = 0,
+          progress: bool = False, callback=None, divergence_factor: float | None = 1e3) -> History:
+    """Train ``network`` with ``optimizer`` on ``data = ((x_train, t_train), (x_test, t_test))``.
+
+    - Each epoch visits the training set in a fresh random order (a permutation drawn from
+      ``np.random.default_rng(seed)``) in mini-batches of ``batch_size``; when the set is larger
+      than a batch, the last incomplete batch is dropped, so every step sees exactly
+      ``batch_size`` samples (BN statistics stay comparable) and ``iterations_per_epoch =
+      n_train // batch_size``. Dropped samples differ from epoch to epoch.
+    - ``schedule``: a callable ``step -> lr`` (see ``lib.optimizers``); before every iteration
+      (``schedule_per='iteration'``, step = global iteration index from 0) or every epoch
+      (``'epoch'``, step = epoch index from 0) it sets ``optimizer.lr``. ``None`` keeps the
+      optimizer's own lr.
+    - Evaluation: loss and accuracy in evaluation mode on the training and test sets, or on
+      ``eval_size`` samples of each chosen once with the seed; at epoch 0 (before training) and
+      after every epoch.
+    - Divergence: if a gradient or the mini-batch loss becomes NaN or infinite, or the loss exceeds
+      ``divergence_factor`` times the first mini-batch loss (the log-sum-exp loss of a blown-up
+      network stays finite, e.g. 1e50, rather than turning into NaN), training stops and
+      ``history.diverged`` is True — no exception: diverging is a result to report.
+      ``divergence_factor=None`` stops only on NaN or infinity.
+    - ``callback(epoch, history)`` runs after each epoch's evaluation; returning True stops
+      training (``history.stopped_early``).
+    - ``progress=True`` shows a live one-line status; nothing is printed otherwise.
+
+    The same network, optimizer settings, data and seed give the same history.
+    """
+    (x_train, t_train), (x_test, t_test) = data
+    n_train = len(x_train)
+    if len(t_train) != n_train or len(x_test) != len(t_test):
+        raise ValueError(f"train: data and labels differ in length: x_train {len(x_train)}, "
+                         f"t_train {len(t_train)}, x_test {len(x_test)}, t_test {len(t_test)}")
+    if n_train == 0:
+        raise ValueError("train: empty training set")
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"train: epochs must be a non-negative integer, got {epochs!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"train: batch_size must be a positive integer, got {batch_size!r}")
+    if schedule_per not in ("epoch", "iteration"):
+        raise ValueError(f"train: schedule_per must be 'epoch' or 'iteration', got {schedule_per!r}")
+    if schedule is not None and not callable(schedule):
+        raise ValueError(f"train: schedule must be callable step -> lr, got {type(schedule).__name__}")
+
+    rng = np.random.default_rng(seed)
+    x_train_eval, t_train_eval = _subset(x_train, t_train, eval_size, rng)
+    x_test_eval, t_test_eval = _subset(x_test, t_test, eval_size, rng)
+
+    batch_size = min(int(batch_size), n_train)
+    iterations_per_epoch = n_train // batch_size
+    history = History(iterations_per_epoch=iterations_per_epoch)
+    status = _Progress(progress)
+    start_time = time.perf_counter()
+
+    def evaluate_epoch():
+        train_loss, train_acc = _evaluate(network, x_train_eval, t_train_eval)
+        test_loss, test_acc = _evaluate(network, x_test_eval, t_test_eval)
+        history.train_eval_loss.append(float(train_loss))
+        history.train_acc.append(float(train_acc))
+        history.test_loss.append(float(test_loss))
+        history.test_acc.append(float(test_acc))
+
+    def describe(epoch, iteration):
+        parts = [f"epoch {epoch}/{epochs}", f"iter {iteration}/{iterations_per_epoch}"]
+        if history.train_loss:
+            parts.append(f"loss {history.train_loss[-1]:.4f}")
+        parts.append(f"train acc {history.train_acc[-1]:.3f}")
+        parts.append(f"test acc {history.test_acc[-1]:.3f}")
+        parts.append(f"lr {optimizer.lr:.3g}")
+        parts.append(f"{time.perf_counter() - start_time:.1f} s")
+        if history.diverged:
+            parts.append("DIVERGED")
+        return " · ".join(parts)
+
+    evaluate_epoch()
+    status.update(describe(0, 0), force=True)
+    step = 0
+    for epoch in range(1, epochs + 1):
+        if schedule is not None and schedule_per == "epoch":
+            optimizer.lr = float(schedule(epoch - 1))
+        order = rng.permutation(n_train)
+        for i in range(iterations_per_epoch):
+            if schedule is not None and schedule_per == "iteration":
+                optimizer.lr = float(schedule(step))
+            batch = order[i * batch_size:(i + 1) * batch_size]
+            grads = network.gradient(x_train[batch], t_train[batch])
+            loss = getattr(network, "last_loss", None)
+            if loss is None:
+                loss = network.loss(x_train[batch], t_train[batch], train_flg=True)
+            loss = float(loss)
+            history.train_loss.append(loss)
+            history.lr.append(float(optimizer.lr))
+            if step == 0:
+                loss_limit = math.inf if divergence_factor is None else divergence_factor * abs(loss)
+            if not (math.isfinite(loss) and loss <= loss_limit) or not _update(optimizer, network.params, grads):
+                history.diverged = True
+                history.diverged_at = step
+                break
+            step += 1
+            status.update(describe(epoch, i + 1))
+        if history.diverged:
+            break
+        evaluate_epoch()
+        status.update(describe(epoch, iterations_per_epoch), force=True)
+        if callback is not None and callback(epoch, history):
+            history.stopped_early = True
+            break
+    history.seconds = time.perf_counter() - start_time
+    status.update(describe(history.epochs_completed, iterations_per_epoch if history.train_loss else 0),
+                  force=True)
+    status.close()
+    return history
+
+
+def _update(optimizer, params, grads) -> bool:
+    """Apply the update; False (nothing applied) when a gradient is not finite."""
+    try:
+        optimizer.update(params, grads)
+    except ValueError:
+        if all(np.all(np.isfinite(g)) for g in grads.values()):
+            raise
+        return False
+    return True
+
+
+def _subset(x, t, size, rng):
+    if size is None or size >= len(x):
+        return x, t
+    if size < 1:
+        raise ValueError(f"train: eval_size must be positive or None, got {size}")
+    index = np.sort(rng.choice(len(x), size=size, replace=False))
+    return x[index], t[index]
