@@ -51,9 +51,12 @@ def _evaluate(network, x, t):
     return network.loss(x, t, train_flg=False), network.accuracy(x, t)
 
 
-class _Progress:
+class Progress:
     """One status line, updated in place: an IPython display handle in a notebook (its final
-    text stays in the saved notebook), a carriage-return line in a terminal."""
+    text stays in the saved notebook), a carriage-return line in a terminal.
+
+    ``update`` takes the text or a function that makes it, so a disabled or throttled display costs
+    nothing per iteration."""
 
     def __init__(self, enabled: bool, min_interval: float = 0.25):
         self.enabled = enabled
@@ -65,13 +68,15 @@ class _Progress:
             from IPython.display import display
             self.handle = display(_Line(""), display_id=True)
 
-    def update(self, text: str, force: bool = False) -> None:
+    def update(self, text, force: bool = False) -> None:
         if not self.enabled:
             return
         now = time.perf_counter()
         if not force and now - self.last < self.min_interval:
             return
         self.last = now
+        if callable(text):
+            text = text()
         if self.handle is not None:
             self.handle.update(_Line(text))
         else:
@@ -154,7 +159,7 @@ def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, sched
     batch_size = min(int(batch_size), n_train)
     iterations_per_epoch = n_train // batch_size
     history = History(iterations_per_epoch=iterations_per_epoch)
-    status = _Progress(progress)
+    status = Progress(progress)
     start_time = time.perf_counter()
 
     def evaluate_epoch():
@@ -178,7 +183,7 @@ def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, sched
         return " · ".join(parts)
 
     evaluate_epoch()
-    status.update(describe(0, 0), force=True)
+    status.update(lambda: describe(0, 0), force=True)
     step = 0
     for epoch in range(1, epochs + 1):
         if schedule is not None and schedule_per == "epoch":
@@ -202,16 +207,16 @@ def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, sched
                 history.diverged_at = step
                 break
             step += 1
-            status.update(describe(epoch, i + 1))
+            status.update(lambda: describe(epoch, i + 1))
         if history.diverged:
             break
         evaluate_epoch()
-        status.update(describe(epoch, iterations_per_epoch), force=True)
+        status.update(lambda: describe(epoch, iterations_per_epoch), force=True)
         if callback is not None and callback(epoch, history):
             history.stopped_early = True
             break
     history.seconds = time.perf_counter() - start_time
-    status.update(describe(history.epochs_completed, iterations_per_epoch if history.train_loss else 0),
+    status.update(lambda: describe(history.epochs_completed, iterations_per_epoch if history.train_loss else 0),
                   force=True)
     status.close()
     return history
