@@ -17,7 +17,7 @@ import numpy as np
 
 from lib import gradcheck
 from lib.data import load_dataset
-from lib.layers import BatchNormalization, LayerNormalization
+from lib.layers import BatchNormalization
 from lib.networks import MultiLayerNet
 from lib.optimizers import SGD
 from lib.training import History, train
@@ -53,22 +53,11 @@ def load_data(dataset: str = "digits", *, n_train: int | None = 500, seed: int =
 def build_network(data, normalization: str = "batch", *, weight_init_std="relu", hidden=HIDDEN,
                   seed: int = 0) -> MultiLayerNet:
     """A ReLU ``MultiLayerNet`` sized for ``data`` with ``normalization`` ``'none'``, ``'batch'`` or
-    ``'layer'`` between each hidden Affine and its activation, in the data's dtype.
-
-    ``'layer'`` builds the BN network and swaps each BatchNormalization for a LayerNormalization
-    on the same γ and β arrays (so ``params`` and ``gradient`` keep working)."""
-    if normalization not in ("none", "batch", "layer"):
-        raise ValueError(f"normalization must be 'none', 'batch' or 'layer', got {normalization!r}")
+    ``'layer'`` between each hidden Affine and its activation, in the data's dtype."""
     (x_train, t_train), _ = data
-    network = MultiLayerNet(x_train.shape[1], list(hidden), int(t_train.max()) + 1, activation="relu",
-                            weight_init_std=weight_init_std, use_batchnorm=normalization != "none",
-                            seed=seed, dtype=x_train.dtype)
-    if normalization == "layer":
-        for index, bn in enumerate(network.batchnorm_layers):
-            layer_norm = LayerNormalization(bn.gamma, bn.beta, eps=bn.eps)
-            network.layers[network.layers.index(bn)] = layer_norm
-            network.batchnorm_layers[index] = layer_norm
-    return network
+    return MultiLayerNet(x_train.shape[1], list(hidden), int(t_train.max()) + 1, activation="relu",
+                         weight_init_std=weight_init_std, normalization=normalization,
+                         seed=seed, dtype=x_train.dtype)
 
 
 def activation_spread(data, weight_scale: float = 0.01, *, batch_size: int = 200, seed: int = 0):

@@ -16,11 +16,12 @@ import math
 import numpy as np
 
 from lib import gradcheck
-from lib.layers import (Affine, BatchNormalization, Dropout, ReLU, Sigmoid, SoftmaxWithLoss, Tanh,
+from lib.layers import (Affine, BatchNormalization, Dropout, LayerNormalization, ReLU, Sigmoid, SoftmaxWithLoss, Tanh,
                         log_softmax)
 
 __all__ = ["MultiLayerNet", "init_scale"]
 
+_NORMALIZATIONS = {"none": None, "batch": BatchNormalization, "layer": LayerNormalization}
 _ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 _INIT_GAINS = {"relu": 2.0, "he": 2.0, "sigmoid": 1.0, "xavier": 1.0}
 
@@ -84,7 +85,11 @@ class MultiLayerNet:
     use_dropout, dropout_ratio
         a ``Dropout`` (inverted) after each hidden activation.
     use_batchnorm
-        a ``BatchNormalization`` between each hidden Affine and its activation.
+        a ``BatchNormalization`` between each hidden Affine and its activation (the book's switch;
+        the same as ``normalization='batch'``).
+    normalization
+        ``'batch'``, ``'layer'`` (``LayerNormalization``, per-sample statistics) or ``'none'``; the
+        default ``None`` follows ``use_batchnorm``. Either kind has parameters ``gamma{i}``, ``beta{i}``.
     seed
         seeds the initial weights and the dropout masks (``np.random.default_rng(seed)``).
     dtype
@@ -97,9 +102,15 @@ class MultiLayerNet:
     def __init__(self, input_size: int, hidden_size_list, output_size: int, activation: str = "relu",
                  weight_init_std="relu", weight_decay_lambda: float = 0, use_dropout: bool = False,
                  dropout_ratio: float = 0.5, use_batchnorm: bool = False, seed: int = 0,
-                 dtype=np.float64):
+                 dtype=np.float64, normalization: str | None = None):
         if not isinstance(activation, str) or activation.lower() not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}: use one of {sorted(_ACTIVATIONS)}")
+        if normalization is None:
+            normalization = "batch" if use_batchnorm else "none"
+        if normalization not in _NORMALIZATIONS:
+            raise ValueError(f"unknown normalization {normalization!r}: use 'batch', 'layer' or 'none'")
+        if use_batchnorm and normalization != "batch":
+            raise ValueError(f"use_batchnorm=True contradicts normalization={normalization!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -118,7 +129,8 @@ class MultiLayerNet:
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.use_dropout = use_dropout
         self.dropout_ratio = dropout_ratio
-        self.use_batchnorm = use_batchnorm
+        self.normalization = normalization
+        self.use_batchnorm = normalization == "batch"
         self.dtype = dtype
         self.rng = np.random.default_rng(seed)
 
@@ -131,19 +143,19 @@ class MultiLayerNet:
 
         self.layers = []
         self.affine_layers = []
-        self.batchnorm_layers = []
+        self.normalization_layers = []
         self.activation_layers = []
         self.dropout_layers = []
         for i in range(1, self.hidden_layer_num + 1):
             affine = Affine(self.params[f"W{i}"], self.params[f"b{i}"])
             self.affine_layers.append(affine)
             self.layers.append(affine)
-            if use_batchnorm:
+            if _NORMALIZATIONS[normalization] is not None:
                 self.params[f"gamma{i}"] = np.ones(sizes[i], dtype=dtype)
                 self.params[f"beta{i}"] = np.zeros(sizes[i], dtype=dtype)
-                bn = BatchNormalization(self.params[f"gamma{i}"], self.params[f"beta{i}"])
-                self.batchnorm_layers.append(bn)
-                self.layers.append(bn)
+                norm = _NORMALIZATIONS[normalization](self.params[f"gamma{i}"], self.params[f"beta{i}"])
+                self.normalization_layers.append(norm)
+                self.layers.append(norm)
             act = _ACTIVATIONS[self.activation]()
             self.activation_layers.append(act)
             self.layers.append(act)
@@ -157,13 +169,18 @@ class MultiLayerNet:
         self.layers.append(output)
         self.last_layer = SoftmaxWithLoss()
         self._affine_keys = [(f"W{i}", f"b{i}") for i in range(1, n + 1)]
-        self._batchnorm_keys = [(f"gamma{i}", f"beta{i}") for i in range(1, len(self.batchnorm_layers) + 1)]
+        self._normalization_keys = [(f"gamma{i}", f"beta{i}") for i in range(1, len(self.normalization_layers) + 1)]
         # Which entries of `layers` are activation functions (positions survive copy.deepcopy; ids would not).
         self._is_activation = [any(layer is act for act in self.activation_layers) for layer in self.layers]
 
         self.activations: list[np.ndarray] = []
         self.preactivations: list[np.ndarray] = []
         self.last_loss = None
+
+    @property
+    def batchnorm_layers(self) -> list:
+        """The ``BatchNormalization`` layers, in order (empty unless ``normalization='batch'``)."""
+        return self.normalization_layers if self.normalization == "batch" else []
 
     # ------------------------------------------------------------------ forward
     def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
@@ -243,9 +260,9 @@ class MultiLayerNet:
         for (w_key, b_key), affine in zip(self._affine_keys, self.affine_layers):
             grads[w_key] = affine.dW + lam * affine.W if lam else affine.dW
             grads[b_key] = affine.db
-        for (gamma_key, beta_key), bn in zip(self._batchnorm_keys, self.batchnorm_layers):
-            grads[gamma_key] = bn.dgamma
-            grads[beta_key] = bn.dbeta
+        for (gamma_key, beta_key), norm in zip(self._normalization_keys, self.normalization_layers):
+            grads[gamma_key] = norm.dgamma
+            grads[beta_key] = norm.dbeta
         return grads
 
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
@@ -255,6 +272,7 @@ class MultiLayerNet:
         ``fixed_mask`` first, or every evaluation draws a different mask.
         """
         saved = [(bn.running_mean.copy(), bn.running_var.copy()) for bn in self.batchnorm_layers]
+        # (Layer normalization keeps no running statistics: nothing to restore.)
         try:
             return {key: gradcheck.numerical_gradient(lambda: self.loss(x, t, train_flg=True), param)
                     for key, param in self.params.items()}

@@ -39,7 +39,7 @@ def test_build_network_puts_the_requested_normalization_after_each_hidden_affine
         assert kinds == ["Affine", "ReLU", "Affine", "ReLU", "Affine"]
     else:
         assert kinds == ["Affine", layer_type.__name__, "ReLU"] * 2 + ["Affine"]
-        for index, layer in enumerate(network.batchnorm_layers, start=1):
+        for index, layer in enumerate(network.normalization_layers, start=1):
             assert layer.gamma is network.params[f"gamma{index}"]  # updates reach the layer
 
 

@@ -10,6 +10,7 @@ SEEDS = [0, 1, 2]
 CONFIGS = {
     "relu": dict(),
     "batchnorm": dict(use_batchnorm=True),
+    "layernorm": dict(normalization="layer"),
     "dropout": dict(use_dropout=True, dropout_ratio=0.3),
     "weight_decay": dict(weight_decay_lambda=0.1),
     "sigmoid": dict(activation="sigmoid", weight_init_std="xavier"),
@@ -181,3 +182,14 @@ def test_a_deep_copy_is_an_independent_working_network():
     clone.params["W3"] += 1.0
     assert not np.allclose(clone.predict(x), net.predict(x))
     assert len(clone.activations) == 2
+
+
+def test_normalization_names_the_layer_kind_and_rejects_contradictions():
+    layer_net = MultiLayerNet(D, HIDDEN, C, normalization="layer")
+    assert [type(layer).__name__ for layer in layer_net.normalization_layers] == ["LayerNormalization"] * 2
+    assert layer_net.batchnorm_layers == [] and not layer_net.use_batchnorm
+    assert MultiLayerNet(D, HIDDEN, C, use_batchnorm=True).normalization == "batch"
+    with pytest.raises(ValueError, match="unknown normalization 'group'"):
+        MultiLayerNet(D, HIDDEN, C, normalization="group")
+    with pytest.raises(ValueError, match="contradicts"):
+        MultiLayerNet(D, HIDDEN, C, use_batchnorm=True, normalization="layer")
