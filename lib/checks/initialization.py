@@ -1,0 +1,288 @@
+"""Checks for chapter 2's exercises (weight initialization).
+
+``init-fans``    ``compute_fans(shape) -> (fan_in, fan_out)``
+``init-xavier``  ``xavier_normal(shape, rng, mode="fan_in", dtype=np.float64)``
+``init-he``      ``he_normal(shape, rng, mode="fan_in", dtype=np.float64)``
+``init-stats``   ``layer_statistics(activations, low, high, margin) -> {"mean", "std", "saturated"}``
+``init-predict`` a number: the wide-layer std of layer-5 activations for He + ReLU
+
+Random initializers are checked statistically: a large draw (≥ 70,000 values) with a fixed seed, its
+sample std compared with the formula at 2% (the sample std's own relative error is about
+1/√(2N) ≤ 0.3%, so 2% is more than 6 standard errors, while every mistake the checks name is at
+least 10% away). ``rng.normal(0, std, shape)`` and ``rng.standard_normal(shape) * std`` are both
+correct and both pass; so does drawing in float32 or casting afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lib.checks.core import call_student, expect_array, expect_scalar, fail, passed
+from lib import initialization as reference
+
+__all__ = ["check_fans", "check_xavier", "check_he", "check_layer_statistics", "check_prediction",
+           "PREDICTION_ANSWER"]
+
+FAN_SHAPES = [(784, 100), (100, 10), (64, 32, 3, 3), (16, 3, 5, 5), (8, 4, 7), (4, 2, 3, 3, 3)]
+HIDDEN_FAN_SHAPES = [(1, 1), (3, 1, 1, 1), (6, 5, 1, 2)]
+
+
+def _receptive(shape):
+    return math.prod(shape[2:]) if len(shape) > 2 else 1
+
+
+_FAN_BUGS = {
+    "fan_in and fan_out are swapped (for a 2-D weight (D, M) used as x @ W, fan_in = D = shape[0]; "
+    "for a conv weight (out, in, kh, kw), fan_in = in·kh·kw)":
+        lambda s: tuple(reversed(reference.compute_fans(s))),
+    "the kernel size is ignored: a conv weight (out, in, kh, kw) has fan_in = in·kh·kw, not in":
+        lambda s: (s[1], s[0]) if len(s) > 2 else (s[0], s[1]),
+    "a 2-D weight is read in PyTorch's (out, in) order; this course's Affine computes x @ W, so W is (fan_in, fan_out)":
+        lambda s: (s[1], s[0]) if len(s) == 2 else reference.compute_fans(s),
+    "the fans use the total number of weights (np.prod(shape)) instead of the inputs/outputs of one unit":
+        lambda s: (math.prod(s), math.prod(s)),
+    "a conv weight's axes are read as (in, out, kh, kw); this course (like PyTorch) stores (out, in, kh, kw)":
+        lambda s: (s[0] * _receptive(s), s[1] * _receptive(s)) if len(s) > 2 else (s[0], s[1]),
+}
+
+
+def check_fans(compute_fans, *, hidden: bool = False) -> None:
+    """``compute_fans(shape)`` for dense and conv-style shapes, compared exactly."""
+    exercise = "init-fans"
+    shapes = FAN_SHAPES + (HIDDEN_FAN_SHAPES if hidden else [])
+    answers = {}
+    for shape in shapes:
+        got = call_student(exercise, f"compute_fans({shape})", compute_fans, shape)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            fail(exercise, f"compute_fans({shape}) should return a pair (fan_in, fan_out), got {got!r:.80}.")
+        try:
+            pair = tuple(int(value) for value in got)
+        except (TypeError, ValueError):
+            fail(exercise, f"compute_fans({shape}) should return two integers, got {got!r:.80}.")
+        if any(float(value) != int(value) for value in got):
+            fail(exercise, f"compute_fans({shape}) should return whole numbers, got {got!r:.80}.")
+        answers[shape] = pair
+    wrong = {shape: pair for shape, pair in answers.items() if pair != reference.compute_fans(shape)}
+    if wrong:
+        shape, pair = next(iter(wrong.items()))
+        for diagnosis, bug in _FAN_BUGS.items():
+            if all(answers[s] == tuple(bug(s)) for s in answers):
+                fail(exercise, f"compute_fans({shape}) returned {pair}, expected {reference.compute_fans(shape)}. "
+                               f"Likely bug: {diagnosis}.")
+        fail(exercise, f"compute_fans({shape}) returned {pair}, expected {reference.compute_fans(shape)} "
+                       f"(2-D (D, M): fan_in = D, fan_out = M; conv (out, in, *kernel): fan_in = in·prod(kernel), "
+                       f"fan_out = out·prod(kernel)).")
+    passed(exercise, f"{len(shapes)} shapes, dense and convolutional")
+
+
+# ----------------------------------------------------------------------------------------------
+# Random initializers: statistical checks
+# ----------------------------------------------------------------------------------------------
+
+DENSE = (400, 250)          # fan_in 400, fan_out 250: 100,000 values
+CONV = (128, 64, 3, 3)      # fan_in 576, fan_out 1152: 73,728 values
+HIDDEN_SHAPES = [(64, 48, 5, 5), (300, 300)]  # 76,800 and 90,000 values
+STD_RTOL = 0.02
+
+
+def _candidate_stds(shape, mode: str, gain: float) -> dict[str, float]:
+    """What a known mistake makes the std of a weight of ``shape`` (``gain`` = 1 Xavier, 2 He)."""
+    fan_in, fan_out = reference.compute_fans(shape)
+    fans = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}
+    n = fans[mode]
+    name = "He" if gain == 2 else "Xavier"
+    bugs = {}
+    if mode != "fan_in":
+        bugs[f"mode={mode!r} is ignored: the std is the fan_in one"] = math.sqrt(gain / fan_in)
+    bugs |= {
+        f"std = {'√(2/n)' if gain == 1 else '√(1/n)'} — that is {'He' if gain == 1 else 'Xavier'}'s scale; "
+        f"{name} uses Var(W) = {gain:g}/n": math.sqrt((3 - gain) / n),
+        f"the variance {gain:g}/n was used as the std (take its square root)": gain / n,
+    }
+    if mode != "fan_avg":
+        other = fan_out if mode == "fan_in" else fan_in
+        bugs[f"n is taken from the wrong axis (mode={mode!r} wants n = {n:g}, not {other:g})"] = math.sqrt(gain / other)
+    if mode == "fan_avg":
+        bugs["fan_avg is the average (fan_in + fan_out)/2; you used the sum"] = math.sqrt(gain / (fan_in + fan_out))
+    if len(shape) > 2:
+        receptive = math.prod(shape[2:])
+        bugs["the kernel size is ignored (a conv weight (out, in, kh, kw) has fan_in = in·kh·kw, "
+             "fan_out = out·kh·kw)"] = math.sqrt(gain * receptive / n)
+    bugs["n is the total number of weights (np.prod(shape)); it is the fan of one unit"] = \
+        math.sqrt(gain / math.prod(shape))
+    return bugs
+
+
+def _check_draw(exercise, func, name, shape, mode, gain, dtype, seed, pass_mode=True):
+    call = f"{name}({shape}, rng{', mode=' + repr(mode) if pass_mode else ''}, dtype=np.{np.dtype(dtype).name})"
+    kwargs = {"dtype": dtype}
+    if pass_mode:
+        kwargs["mode"] = mode
+    weights = call_student(exercise, call, func, shape, np.random.default_rng(seed), **kwargs)
+    if weights is None:
+        fail(exercise, f"{call}: got None — did you forget to `return` the weights?")
+    if not isinstance(weights, np.ndarray):
+        fail(exercise, f"{call}: expected a numpy array, got {type(weights).__name__}.")
+    if weights.shape != tuple(shape):
+        fail(exercise, f"{call}: expected shape {tuple(shape)}, got {weights.shape}.")
+    if weights.dtype != np.dtype(dtype):
+        fail(exercise, f"{call}: expected dtype {np.dtype(dtype)}, got {weights.dtype}. rng.normal returns float64 "
+                       f"(cast with .astype(dtype), or draw with rng.standard_normal(shape, dtype=dtype)), and a "
+                       f"float64 scalar such as np.sqrt(...) promotes a float32 array (use math.sqrt).")
+    values = weights.astype(np.float64).ravel()
+    if not np.all(np.isfinite(values)):
+        fail(exercise, f"{call}: contains NaN or inf.")
+    std = values.std()
+    if std == 0:
+        fail(exercise, f"{call}: every weight is {values[0]:.4g} — a constant init makes all units identical; "
+                       f"draw random numbers.")
+    fan_in, fan_out = reference.compute_fans(shape)
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    expected = math.sqrt(gain / n)
+    expect_scalar(exercise, f"{call}: std of the weights", std, expected, rtol=STD_RTOL, atol=0,
+                  likely_bugs=_candidate_stds(shape, mode, gain))
+    mean_bound = 6 * expected / math.sqrt(values.size)
+    if abs(values.mean()) > mean_bound:
+        fail(exercise, f"{call}: the weights' mean is {values.mean():.3g}; it should be 0 (|mean| < {mean_bound:.2g} "
+                       f"for {values.size} draws). Initializers are zero-mean.")
+    excess_kurtosis = np.mean((values - values.mean()) ** 4) / std**4 - 3
+    if abs(excess_kurtosis) > 0.15:  # its standard error here is √(24/N) ≤ 0.02
+        looks = " — it looks uniform (−1.2); this exercise asks for the normal distribution" \
+            if abs(excess_kurtosis + 1.2) < 0.15 else ""
+        fail(exercise, f"{call}: the weights are not normally distributed (excess kurtosis {excess_kurtosis:.2f}, "
+                       f"a normal has 0){looks}.")
+    return weights
+
+
+def _check_uses_rng(exercise, func, name):
+    shape = (60, 50)
+    first = call_student(exercise, f"{name}({shape}, rng)", func, shape, np.random.default_rng(7))
+    again = call_student(exercise, f"{name}({shape}, rng)", func, shape, np.random.default_rng(7))
+    other = call_student(exercise, f"{name}({shape}, rng)", func, shape, np.random.default_rng(8))
+    for result in (first, again, other):
+        if not isinstance(result, np.ndarray):
+            fail(exercise, f"{name}({shape}, rng): expected a numpy array, got {type(result).__name__}.")
+    if first.size and np.all(first == first.flat[0]):
+        fail(exercise, f"{name}({shape}, rng): every weight is {first.flat[0]:.4g} — a constant init makes all "
+                       f"units of a layer identical; draw random numbers from rng.")
+    if not np.array_equal(first, again):
+        fail(exercise, f"{name}: two calls with np.random.default_rng(7) gave different weights. Draw from the "
+                       f"`rng` argument (rng.normal or rng.standard_normal), not from np.random's global state, "
+                       f"so that a seed reproduces the network.")
+    if np.array_equal(first, other):
+        fail(exercise, f"{name}: np.random.default_rng(7) and default_rng(8) gave the same weights: the `rng` "
+                       f"argument is ignored (a generator with a fixed seed inside the function?).")
+
+
+def _check_initializer(exercise, func, name, gain, modes, hidden):
+    _check_uses_rng(exercise, func, name)
+    _check_draw(exercise, func, name, DENSE, "fan_in", gain, np.float64, 1, pass_mode=False)
+    seed = 2
+    for shape in (DENSE, CONV):
+        for mode in modes:
+            _check_draw(exercise, func, name, shape, mode, gain, np.float64, seed)
+            seed += 1
+    _check_draw(exercise, func, name, CONV, "fan_in", gain, np.float32, seed)
+    if hidden:
+        for shape in HIDDEN_SHAPES:
+            for mode in modes:
+                seed += 1
+                _check_draw(exercise, func, name, shape, mode, gain, np.float32, seed)
+    passed(exercise, f"std within {STD_RTOL:.0%} of √({gain}/n) for modes {', '.join(modes)} on dense and conv "
+                     f"shapes, zero mean, normal, reproducible from rng, dtype kept")
+
+
+def check_xavier(xavier_normal, *, hidden: bool = False) -> None:
+    """``xavier_normal``: std √(1/n) with n = fan_in, fan_out or (fan_in + fan_out)/2."""
+    _check_initializer("init-xavier", xavier_normal, "xavier_normal", 1, ("fan_in", "fan_out", "fan_avg"), hidden)
+
+
+def check_he(he_normal, *, hidden: bool = False) -> None:
+    """``he_normal``: std √(2/n) with n = fan_in or fan_out."""
+    _check_initializer("init-he", he_normal, "he_normal", 2, ("fan_in", "fan_out"), hidden)
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-layer statistics
+# ----------------------------------------------------------------------------------------------
+
+def _statistics_cases(seed: int):
+    """Layers whose units have different means (so a per-unit std differs from the layer's std), and
+    ReLU-like layers with exact zeros (so ``<=`` and ``<`` differ at ``low = 0, margin = 0``; a sigmoid
+    value exactly on ``high − margin`` would be a floating-point coin toss, so there is none)."""
+    rng = np.random.default_rng(seed)
+    sigmoid_like = []
+    for spread in (0.5, 2.0, 6.0):
+        offsets = rng.normal(0, 2.0, size=(1, 50))
+        sigmoid_like.append(1 / (1 + np.exp(-(offsets + spread * rng.standard_normal((400, 50))))))
+    low, high, margin = 0.0, 1.0, 0.01
+    relu_like = [np.maximum(rng.normal(0.3 * k, 1.0, size=(300, 40)), 0.0) for k in range(4)]
+    return [(sigmoid_like, low, high, margin), (relu_like, 0.0, math.inf, 0.0)]
+
+
+def _statistics_bugs(activations, low, high, margin):
+    per_unit_std = np.array([np.mean(np.std(a, axis=0)) for a in activations])
+    variance = np.array([np.var(a) for a in activations])
+    strict = np.array([np.mean((a < low + margin) | (a > high - margin)) for a in activations])
+    low_only = np.array([np.mean(a <= low + margin) for a in activations])
+    return {
+        "std": {"the std of each unit over the samples (axis=0) was averaged; the chapter's std is over all "
+                "of a layer's values at once (a.std())": per_unit_std,
+                "that is the variance; the std is its square root": variance},
+        "saturated": {"strict < / > miss values exactly on the bound — a ReLU's zeros sit exactly at low = 0 "
+                      "with margin = 0; use <= and >=": strict,
+                      "only the low end is counted; saturation is near low OR near high": low_only},
+    }
+
+
+def check_layer_statistics(layer_statistics, *, hidden: bool = False) -> None:
+    """``layer_statistics(activations, low, high, margin)`` against the reference on two stacks."""
+    exercise = "init-stats"
+    seeds = (0, 1, 2) if hidden else (0,)
+    for seed in seeds:
+        for activations, low, high, margin in _statistics_cases(seed):
+            call = f"layer_statistics(<{len(activations)} layers>, low={low}, high={high}, margin={margin})"
+            got = call_student(exercise, call, layer_statistics, activations, low, high, margin)
+            if not isinstance(got, dict):
+                fail(exercise, f"{call}: expected a dict with keys 'mean', 'std', 'saturated', "
+                               f"got {type(got).__name__}.")
+            missing = {"mean", "std", "saturated"} - set(got)
+            if missing:
+                fail(exercise, f"{call}: the dict lacks {sorted(missing)}.")
+            expected = reference.layer_statistics(activations, low=low, high=high, margin=margin)
+            bugs = _statistics_bugs(activations, low, high, margin)
+            for key in ("mean", "std", "saturated"):
+                # rtol 1e-3 accepts ddof=1 (a relative change of 1/(2N) ≈ 4e-5 here): both are fine
+                expect_array(exercise, f"{call}['{key}']", got[key], expected[key], rtol=1e-3, atol=1e-9,
+                             likely_bugs=bugs.get(key))
+    passed(exercise, "mean, std and saturated fraction per layer")
+
+
+# ----------------------------------------------------------------------------------------------
+# The numeric prediction
+# ----------------------------------------------------------------------------------------------
+
+PREDICTION_ANSWER = math.sqrt(1 - 1 / math.pi)  # ReLU of z ~ N(0, 2): E[y²] = 1, E[y] = 1/√π
+
+
+def check_prediction(predicted) -> None:
+    """The wide-layer std of layer-5 ReLU activations under He init, within 2%. ``predicted`` is the
+    number or a function of no arguments returning it."""
+    exercise = "init-predict"
+    if callable(predicted):
+        predicted = call_student(exercise, "predicted_layer5_std()", predicted)
+    if predicted is None or predicted is Ellipsis:
+        fail(exercise, "your prediction is None: return (or set) a number.")
+    expect_scalar(exercise, "predicted std of layer-5 activations", predicted, PREDICTION_ANSWER, rtol=0.02, atol=0,
+                  likely_bugs={
+                      "1.0 is √E[y²], the root-mean-square; the std subtracts the mean E[y] = 1/√π first": 1.0,
+                      "√2 is the std of the pre-activation z = x·W, before the ReLU": math.sqrt(2),
+                      "1 − 1/π is the variance; the std is its square root": 1 - 1 / math.pi,
+                      "that is ReLU of a unit-variance z; He's factor 2 makes Var(z) = 2 in every layer":
+                          math.sqrt(0.5 - 0.5 / math.pi),
+                      "√(1/2) treats ReLU as halving the std; it halves E[z²], and the mean must be removed":
+                          math.sqrt(0.5),
+                  })
+    passed(exercise, f"std = √(1 − 1/π) ≈ {PREDICTION_ANSWER:.4f} in every layer")
