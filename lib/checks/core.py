@@ -37,8 +37,10 @@ def call_student(exercise: str, what: str, func, *args, **kwargs):
     kwargs = copy.deepcopy(kwargs)
     try:
         return func(*args, **kwargs)
-    except NotImplementedError:
-        fail(exercise, f"{what} is not implemented yet: replace the `raise NotImplementedError` line.")
+    except NotImplementedError as error:
+        # A stub's message names its own exercise, which may be another one this call depends on.
+        stub = f" ({error})" if str(error) else ""
+        fail(exercise, f"{what} is not implemented yet{stub}: replace the `raise NotImplementedError` line.")
     except ExerciseFailure:
         raise
     except Exception as error:  # student code may raise anything; report it, don't crash the check
@@ -88,6 +90,8 @@ def expect_scalar(exercise: str, what: str, got, expected: float, *, rtol: float
                   likely_bugs: dict[str, float] | None = None) -> None:
     """Like :func:`expect_array` for a single number (any real type, including numpy scalars)."""
     try:
+        if isinstance(got, (str, bytes, bool)):  # float("0.5") and float(True) would pass silently
+            raise TypeError
         value = float(got)
     except (TypeError, ValueError):
         fail(exercise, f"{what}: expected a number, got {type(got).__name__} ({got!r:.60}).")
