@@ -21,6 +21,7 @@ from lib.layers import BatchNormalization
 from lib.networks import MultiLayerNet
 from lib.optimizers import SGD
 from lib.training import History, train
+from lib.plots import show_in_output
 
 # Saito's experiment: 16 weight scales from 1 down to 1e-4, log-spaced, five hidden layers (Saito: 100
 # units each on 1,000 MNIST images; here 50 units on 500 samples, which shows the same and fits the budget).
@@ -376,7 +377,6 @@ def interactive_lab(data, *, epochs: int = 5, seed: int = 0, weight_scale: float
     retrains the network (well under a second) and redraws inside an ``ipywidgets.Output``.
     Finished runs are cached, so going back to a setting is instant. Returns the widget."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     scale_slider = widgets.FloatLogSlider(value=weight_scale, base=10, min=-4, max=0, step=0.25,
                                           description="W std", readout_format=".2g", continuous_update=False)
@@ -390,13 +390,10 @@ def interactive_lab(data, *, epochs: int = 5, seed: int = 0, weight_scale: float
         key = (round(scale_slider.value, 6), round(lr_slider.value, 6), toggle.value)
         if key not in cache:
             cache[key] = lab_run(data, key[0], key[1], key[2], epochs=epochs, seed=seed)
-        with output:
-            output.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=80)
-            plot_lab_run(axes, cache[key], weight_scale=key[0], lr=key[1], batchnorm=key[2])
-            fig.tight_layout()
-            display(fig)
-            plt.close(fig)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=80)
+        plot_lab_run(axes, cache[key], weight_scale=key[0], lr=key[1], batchnorm=key[2])
+        fig.tight_layout()
+        show_in_output(output, fig, "batch-norm lab figure")
 
     for control in (scale_slider, lr_slider, toggle):
         control.observe(redraw, names="value")

@@ -25,6 +25,7 @@ from lib.data import load_dataset, train_validation_split
 from lib.networks import MultiLayerNet
 from lib.optimizers import SGD
 from lib.training import Progress, train
+from lib.plots import show_in_output
 
 __all__ = [
     "SAITO_SPACE", "WIDE_SPACE", "HIDDEN", "N_TRAIN", "EPOCHS", "BATCH_SIZE",
@@ -507,7 +508,6 @@ def synthetic_explorer(seed: int = 0, repeats: int = 1000):
     so they change in a live notebook. Returns the widget box."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
     width = widgets.FloatLogSlider(value=0.08, base=10, min=-1.7, max=-0.5, step=0.1, description="peak width",
                                    readout_format=".3f")
@@ -515,18 +515,15 @@ def synthetic_explorer(seed: int = 0, repeats: int = 1000):
     output = widgets.Output()
 
     def draw(*_):
-        with output:
-            output.clear_output(wait=True)
-            regrets = synthetic_grid_vs_random(repeats, points.value, width.value, seed)
-            fig, ax = plt.subplots(figsize=(7, 3.2), dpi=80)
-            plot_regrets(ax, regrets)
-            ax.set_title(f"{points.value}×{points.value} grid vs {points.value ** 2} random points, "
-                         f"peak width {width.value:.3f}", fontsize="medium")
-            plt.show()
+        regrets = synthetic_grid_vs_random(repeats, points.value, width.value, seed)
+        fig, ax = plt.subplots(figsize=(7, 3.2), dpi=80)
+        plot_regrets(ax, regrets)
+        ax.set_title(f"{points.value}×{points.value} grid vs {points.value ** 2} random points, "
+                     f"peak width {width.value:.3f}", fontsize="medium")
+        show_in_output(output, fig, "grid vs random figure")
 
     width.observe(draw, names="value")
     points.observe(draw, names="value")
     box = widgets.VBox([widgets.HBox([width, points]), output])
     draw()
-    display(box)
     return box

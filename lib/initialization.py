@@ -38,7 +38,7 @@ __all__ = [
     "predicted_preactivation_variance", "predicted_activation_std", "std_profile",
     "train_from_constant", "unit_spread", "plot_unit_weights", "SAITO_INITS", "NETWORK_SETTINGS", "saito_experiment",
     "measured_preactivation_variance", "compare_on_network", "final_loss", "histogram_grid", "plot_profiles",
-    "explorer_figure", "figure_png", "explorer", "scheme_label",
+    "explorer_figure", "explorer", "scheme_label",
 ]
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -566,21 +566,12 @@ def explorer_figure(activation: str = "relu", init="he", depth: int = 10, width:
     return fig
 
 
-def figure_png(fig, dpi: int = 80) -> str:
-    """A figure as base64 PNG text (the form notebook outputs store)."""
-    import base64
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def explorer(activation: str = "relu", init="he", depth: int = 10, width: int = 100, *, seed: int = 0):
     """Interactive explorer (ipywidgets): activation, init scheme (or a custom std), depth (1–20) and
     width; the figure is redrawn inside an ``Output`` widget whenever a control changes."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
+
+    from lib.plots import show_in_output
 
     choices = [("Xavier 1/√n", "xavier"), ("He √(2/n)", "he"), ("std = 1", 1.0), ("std = 0.01", 0.01),
                ("custom std", "custom")]
@@ -596,11 +587,7 @@ def explorer(activation: str = "relu", init="he", depth: int = 10, width: int = 
     def redraw(_=None):
         chosen = custom_std.value if scheme_box.value == "custom" else scheme_box.value
         fig = explorer_figure(activation_box.value, chosen, depth_slider.value, width_slider.value, seed=seed)
-        # The PNG goes straight into the Output widget's state: it updates in a browser and is testable
-        # without a kernel (display() inside `with output:` only captures in a live kernel).
-        output.outputs = ({"output_type": "display_data", "metadata": {},
-                           "data": {"image/png": figure_png(fig), "text/plain": "<explorer figure>"}},)
-        plt.close(fig)
+        show_in_output(output, fig, "explorer figure")
 
     for control in (activation_box, scheme_box, custom_std, depth_slider, width_slider):
         control.observe(redraw, names="value")

@@ -164,3 +164,25 @@ def animation_html(fig, update: Callable[[int], object], frames: int, *, interva
     html = movie.to_jshtml(default_mode="once")
     plt.close(fig)
     return HTML(html)
+
+
+def figure_png_base64(fig, dpi: float | None = None) -> str:
+    """``fig`` as base64 PNG text, the form a notebook output stores."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def show_in_output(output, fig, description: str = "figure") -> None:
+    """Make an ``ipywidgets.Output`` show ``fig`` (as PNG) instead of what it showed, and close ``fig``.
+
+    The widget's ``outputs`` are replaced in one state update rather than captured from ``display()``
+    inside ``with output:``: the browser redraws without flicker, it works without a live kernel (tests,
+    the HTML edition), and a headless executor is left no stray output messages to wait for.
+    """
+    output.outputs = ({"output_type": "display_data", "metadata": {},
+                       "data": {"image/png": figure_png_base64(fig), "text/plain": f"<{description}>"}},)
+    plt.close(fig)

@@ -184,20 +184,12 @@ def lab_figure(alpha: float, beta: float, kappa: float, *, steps: int = 150, fig
     return fig
 
 
-def _png_base64(fig) -> str:
-    import base64
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def lab(kappa: float = 100.0, alpha: float = 1.0, beta: float = 0.0, steps: int = 150):
     """Sliders for α, β and κ, buttons that set the optimal GD or momentum values, and the
     :func:`lab_figure` redrawn inside an ``ipywidgets.Output`` on every change. Returns the widget."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
+
+    from lib.plots import show_in_output
 
     alpha_slider = widgets.FloatSlider(value=alpha, min=0.01, max=ALPHA_MAX, step=0.01, description="α",
                                        continuous_update=False, readout_format=".3f")
@@ -216,11 +208,7 @@ def lab(kappa: float = 100.0, alpha: float = 1.0, beta: float = 0.0, steps: int 
         if suspended:
             return
         fig = lab_figure(alpha_slider.value, beta_slider.value, kappa_slider.value, steps=steps)
-        # Replace the Output widget's content in one state update instead of capturing a display():
-        # no flicker in the browser, and no output messages for a headless executor to wait on.
-        output.outputs = ({"output_type": "display_data", "metadata": {},
-                           "data": {"image/png": _png_base64(fig), "text/plain": "quadratic lab figure"}},)
-        plt.close(fig)
+        show_in_output(output, fig, "quadratic lab figure")
 
     def set_values(new_alpha: float, new_beta: float) -> None:
         suspended.append(True)

@@ -26,6 +26,7 @@ from lib.layers import Dropout
 from lib.networks import MultiLayerNet
 from lib.optimizers import SGD, Adam, AdamW
 from lib.training import History, train
+from lib.plots import show_in_output
 
 __all__ = [
     "HIDDEN", "N_TRAIN", "EPOCHS", "LR", "BATCH_SIZE", "LABEL_NOISE", "LAMBDAS", "RATIOS",
@@ -315,7 +316,6 @@ def explorer(grid: dict[tuple[float, float], Run]):
     an ``ipywidgets.Output`` so it changes in a live notebook. Returns the widget box."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import display
 
     lambdas = sorted({lam for lam, _ in grid})
     ratios = sorted({ratio for _, ratio in grid})
@@ -324,17 +324,14 @@ def explorer(grid: dict[tuple[float, float], Run]):
     output = widgets.Output()
 
     def draw(*_):
-        with output:
-            output.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=80)
-            plot_run(ax, grid[(lam_slider.value, ratio_slider.value)], baseline=grid[(lambdas[0], ratios[0])])
-            plt.show()
+        fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=80)
+        plot_run(ax, grid[(lam_slider.value, ratio_slider.value)], baseline=grid[(lambdas[0], ratios[0])])
+        show_in_output(output, fig, "regularization explorer figure")
 
     lam_slider.observe(draw, names="value")
     ratio_slider.observe(draw, names="value")
     box = widgets.VBox([widgets.HBox([lam_slider, ratio_slider]), output])
     draw()
-    display(box)
     return box
 
 

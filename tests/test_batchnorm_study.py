@@ -149,5 +149,7 @@ def test_interactive_lab_retrains_on_change_and_caches(tiny_data, monkeypatch):
     assert len(calls) == 2 and calls[-1][2] == toggle.value
     toggle.value = not toggle.value  # back to a setting already trained: served from the cache
     assert len(calls) == 2
+    before = lab.children[1].outputs[0]["data"]["image/png"]
     scale_slider.value = 0.1
     assert len(calls) == 3 and calls[-1][0] == pytest.approx(0.1)
+    assert lab.children[1].outputs[0]["data"]["image/png"] != before  # the picture changed

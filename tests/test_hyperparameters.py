@@ -119,3 +119,15 @@ def test_distinct_values_counts_grid_and_random():
     comparison = hp.GridVsRandom(random_trials=[], grids={"endpoints": [make_trial(0.5, lr=lr) for lr in (1e-3, 1e-3, 1e-1)]},
                                  random_best=np.zeros(1), budget=9)
     assert comparison.distinct_values("lr") == {"endpoints": 2, "random": 9}
+
+
+def test_synthetic_explorer_redraws_its_picture_when_a_slider_moves():
+    import matplotlib.pyplot as plt
+
+    box = hp.synthetic_explorer(seed=0, repeats=50)
+    width, points = box.children[0].children
+    output = box.children[1]
+    before = output.outputs[0]["data"]["image/png"]
+    points.value = 4
+    assert output.outputs[0]["data"]["image/png"] != before
+    plt.close("all")

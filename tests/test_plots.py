@@ -74,3 +74,18 @@ def test_animation_html_embeds_every_frame():
     point, = ax.plot([0], [0], "o")
     html = plots.animation_html(fig, lambda i: point.set_data([i], [i]), frames=3).data
     assert html.count("data:image/png;base64") == 3
+
+
+def test_show_in_output_replaces_the_widget_picture_and_closes_the_figure():
+    import ipywidgets
+
+    output = ipywidgets.Output()
+    pictures = []
+    for color in ("red", "blue"):
+        fig, ax = plt.subplots(figsize=(2, 2), dpi=40)
+        ax.plot([0, 1], [0, 1], color=color)
+        plots.show_in_output(output, fig, "test figure")
+        assert not plt.fignum_exists(fig.number)
+        assert len(output.outputs) == 1 and output.outputs[0]["data"]["text/plain"] == "<test figure>"
+        pictures.append(output.outputs[0]["data"]["image/png"])
+    assert pictures[0] != pictures[1]
