@@ -92,6 +92,20 @@ def _backtracking(fun, x, f, g, direction, *, step=1.0, shrink=0.5, c1=1e-4, max
     return 0.0, f, g, max_halvings
 
 
+def _remember_pair(s: np.ndarray, y: np.ndarray, s_history: list, y_history: list, memory: int,
+                   result: LBFGSResult) -> None:
+    """Keep the newest ``memory`` curvature pairs; a pair with sᵀy ≤ 0 would make the implied
+    Hessian indefinite, so it is skipped (and counted)."""
+    if float(s @ y) > 1e-12 * np.linalg.norm(s) * np.linalg.norm(y):
+        s_history.append(s)
+        y_history.append(y)
+        if len(s_history) > memory:
+            s_history.pop(0)
+            y_history.pop(0)
+    else:
+        result.skipped_pairs += 1
+
+
 def lbfgs(fun: Callable, x0, *, memory: int = 10, iterations: int = 100, tol: float = 1e-10) -> LBFGSResult:
     """Minimize ``fun(x) -> (f, grad)`` with L-BFGS and an Armijo backtracking line search.
 
@@ -113,14 +127,7 @@ def lbfgs(fun: Callable, x0, *, memory: int = 10, iterations: int = 100, tol: fl
         if step == 0.0:
             break
         s, y = step * direction, g_new - g
-        if float(s @ y) > 1e-12 * np.linalg.norm(s) * np.linalg.norm(y):
-            s_history.append(s)
-            y_history.append(y)
-            if len(s_history) > memory:
-                s_history.pop(0)
-                y_history.pop(0)
-        else:
-            result.skipped_pairs += 1
+        _remember_pair(s, y, s_history, y_history, memory, result)
         x, f, g = x + s, f_new, g_new
         result.losses.append(float(f))
         result.evaluations.append(result.evaluations[-1] + used)
@@ -146,14 +153,7 @@ def minibatch_lbfgs(batch_fun: Callable, full_fun: Callable, x0, batches, *, mem
         used = 1
         if last_step is not None:
             s, y = last_step, g - previous_grad
-            if float(s @ y) > 1e-12 * np.linalg.norm(s) * np.linalg.norm(y):
-                s_history.append(s)
-                y_history.append(y)
-                if len(s_history) > memory:
-                    s_history.pop(0)
-                    y_history.pop(0)
-            else:
-                result.skipped_pairs += 1
+            _remember_pair(s, y, s_history, y_history, memory, result)
         direction = two_loop_direction(g, s_history, y_history)
         if float(g @ direction) >= 0:
             direction = -g
