@@ -36,8 +36,11 @@ def execute_notebook(path: Path, timeout: int = 120) -> float:
     """Run ``path`` top to bottom in a fresh kernel (working directory: its folder), write it back
     with outputs, and return the seconds it took. Raises on the first failing cell."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    # No per-cell timestamps: re-executing an unchanged notebook should leave an unchanged file.
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
     saved_environ = dict(os.environ)
     os.environ.update(kernel_environment())
     try:
