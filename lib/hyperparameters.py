@@ -16,7 +16,6 @@ name maps to a ``(low, high)`` range searched on a log scale (Saito's ranges are
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,13 +168,13 @@ def run_trials(configs: list[dict], data: SearchData, *, seed: int = 0, progress
     """Run every configuration (trial ``i`` uses network seed ``seed + i``); with ``progress`` a
     one-line display shows the trial count and the best validation accuracy so far."""
     status = Progress(progress)
-    trials, start = [], time.perf_counter()
+    trials = []
     for i, config in enumerate(configs):
         trials.append(run_trial(config, data, seed=seed + i, stage=stage, **trial_kwargs))
         best = best_trial(trials)
         status.update(f"{stage + ': ' if stage else ''}trial {i + 1}/{len(configs)} · best val acc "
-                      + (f"{best.val_acc:.3f} ({_describe_config(best.config)})" if best else "—")
-                      + f" · {time.perf_counter() - start:.1f} s", force=i + 1 == len(configs))
+                      + (f"{best.val_acc:.3f} ({_describe_config(best.config)})" if best else "—"),
+                      force=i + 1 == len(configs))
     status.close()
     return trials
 

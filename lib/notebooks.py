@@ -50,8 +50,25 @@ def execute_notebook(path: Path, timeout: int = 120) -> float:
     finally:
         os.environ.clear()
         os.environ.update(saved_environ)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     nbformat.write(notebook, path)
     return seconds
+
+
+def _coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stdout (or stderr) chunks: how the kernel happened to batch a cell's prints
+    must not change the saved file."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] += output["text"]
+        else:
+            merged.append(output)
+    return merged
 
 
 def find_notebooks(targets: list[str]) -> list[Path]:

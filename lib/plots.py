@@ -6,6 +6,8 @@ so one cell can combine several panels.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -163,6 +165,10 @@ def animation_html(fig, update: Callable[[int], object], frames: int, *, interva
     movie = animation.FuncAnimation(fig, update, frames=frames, interval=interval, blit=False)
     html = movie.to_jshtml(default_mode="once")
     plt.close(fig)
+    # The player's element id is a random uuid; one derived from the frames keeps re-executed notebooks stable.
+    for random_id in set(re.findall(r"_anim_img([0-9a-f]{32})", html)):
+        stable_id = hashlib.sha1(html.replace(random_id, "").encode()).hexdigest()[:32]
+        html = html.replace(random_id, stable_id)
     return HTML(html)
 
 

@@ -56,14 +56,17 @@ class Progress:
     text stays in the saved notebook), a carriage-return line in a terminal.
 
     ``update`` takes the text or a function that makes it, so a disabled or throttled display costs
-    nothing per iteration."""
+    nothing per iteration. While running, the line ends with the elapsed seconds; ``close`` leaves the
+    last text without them, so a re-executed notebook saves the same line every time."""
 
     def __init__(self, enabled: bool, min_interval: float = 0.25):
         self.enabled = enabled
         self.min_interval = min_interval
+        self.start = time.perf_counter()
         self.last = 0.0
         self.handle = None
         self.text = ""
+        self.shown = ""
         if enabled and _in_notebook():
             from IPython.display import display
             self.handle = display(_Line(""), display_id=True)
@@ -75,20 +78,25 @@ class Progress:
         if not force and now - self.last < self.min_interval:
             return
         self.last = now
-        if callable(text):
-            text = text()
-        if self.handle is not None:
-            self.handle.update(_Line(text))
-        else:
-            padding = " " * max(len(self.text) - len(text), 0)
-            sys.stdout.write("\r" + text + padding)
-            sys.stdout.flush()
-        self.text = text
+        self.text = text() if callable(text) else text
+        self._show(f"{self.text} · {now - self.start:.1f} s")
 
     def close(self) -> None:
-        if self.enabled and self.handle is None:
+        if not self.enabled:
+            return
+        self._show(self.text)
+        if self.handle is None:
             sys.stdout.write("\n")
             sys.stdout.flush()
+
+    def _show(self, line: str) -> None:
+        if self.handle is not None:
+            self.handle.update(_Line(line))
+        else:
+            padding = " " * max(len(self.shown) - len(line), 0)
+            sys.stdout.write("\r" + line + padding)
+            sys.stdout.flush()
+        self.shown = line
 
 
 class _Line:
@@ -177,7 +185,6 @@ def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, sched
         parts.append(f"train acc {history.train_acc[-1]:.3f}")
         parts.append(f"test acc {history.test_acc[-1]:.3f}")
         parts.append(f"lr {optimizer.lr:.3g}")
-        parts.append(f"{time.perf_counter() - start_time:.1f} s")
         if history.diverged:
             parts.append("DIVERGED")
         return " · ".join(parts)

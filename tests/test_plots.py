@@ -89,3 +89,13 @@ def test_show_in_output_replaces_the_widget_picture_and_closes_the_figure():
         assert len(output.outputs) == 1 and output.outputs[0]["data"]["text/plain"] == "<test figure>"
         pictures.append(output.outputs[0]["data"]["image/png"])
     assert pictures[0] != pictures[1]
+
+
+def test_animation_html_is_the_same_on_every_run():
+    def movie():
+        fig, ax = plt.subplots(figsize=(2, 2), dpi=40)
+        point, = ax.plot([0], [0], "o")
+        return plots.animation_html(fig, lambda i: point.set_data([i], [i]), frames=2).data
+
+    first, second = movie(), movie()
+    assert first == second and "_anim_img" in first
