@@ -53,8 +53,21 @@ def execute_notebook(path: Path, timeout: int = 120) -> float:
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = _coalesce_streams(cell.outputs)
-    nbformat.write(notebook, path)
+    nbformat.write(_renumber_widget_models(notebook), path)
     return seconds
+
+
+def _renumber_widget_models(notebook):
+    """Replace the random widget model ids (uuid4 per run) with ids numbered in creation order, which
+    is the order of the saved widget state: re-executing then rewrites the same file."""
+    state = notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    model_ids = list(state.get("state", {}))
+    if not model_ids:
+        return notebook
+    text = nbformat.writes(notebook)
+    for number, model_id in enumerate(model_ids, start=1):
+        text = text.replace(model_id, f"{number:032x}")
+    return nbformat.reads(text, as_version=4)
 
 
 def _coalesce_streams(outputs: list) -> list:

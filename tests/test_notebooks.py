@@ -23,3 +23,17 @@ def test_executing_saves_outputs_without_timestamps(tmp_path):
     assert cell.outputs[0].text == "42\n" and "execution" not in cell.metadata
     execute_notebook(path, timeout=60)
     assert path.read_bytes() == first
+
+
+def test_widget_model_ids_are_numbered_not_random(tmp_path):
+    path = tmp_path / "widget.ipynb"
+    source = "import ipywidgets\nipywidgets.VBox([ipywidgets.IntSlider(value=3)])"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), path)
+    execute_notebook(path, timeout=60)
+    first = path.read_bytes()
+    execute_notebook(path, timeout=60)
+    assert path.read_bytes() == first
+    notebook = nbformat.read(path, 4)
+    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    view = notebook.cells[0].outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] in state and set(state) == {f"{n:032x}" for n in range(1, len(state) + 1)}
