@@ -585,6 +585,7 @@ def explorer(activation: str = "relu", init="he", depth: int = 10, width: int = 
     output = widgets.Output()
 
     def redraw(_=None):
+        custom_std.disabled = scheme_box.value != "custom"  # it only matters for a custom scheme
         chosen = custom_std.value if scheme_box.value == "custom" else scheme_box.value
         fig = explorer_figure(activation_box.value, chosen, depth_slider.value, width_slider.value, seed=seed)
         show_in_output(output, fig, "explorer figure")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,7 +46,7 @@ def execute_notebook(path: Path, timeout: int = 120) -> float:
     os.environ.update(kernel_environment())
     try:
         start = time.perf_counter()
-        client.execute()
+        client.execute(stderr=subprocess.DEVNULL)  # the kernel's own log, not the notebook's output
         seconds = time.perf_counter() - start
     finally:
         os.environ.clear()

@@ -207,3 +207,12 @@ def test_explorer_redraws_on_change():
     assert len(output.outputs) == 1                      # replaced, not appended
     after = output.outputs[0]["data"]["image/png"]
     assert after and after != before
+
+
+def test_explorer_custom_std_slider_is_live_only_for_a_custom_scheme():
+    widget = init.explorer("relu", "he", depth=3, width=20)
+    scheme_box, custom_std = widget.children[0].children[0].children[1:3]
+    assert custom_std.disabled
+    scheme_box.value = "custom"
+    assert not custom_std.disabled
+    matplotlib.pyplot.close("all")
