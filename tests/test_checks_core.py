@@ -15,6 +15,16 @@ def test_a_stub_is_reported_with_the_exercise_its_message_names():
         call_student("init-he", "he_normal(shape)", uses_an_unfinished_helper, 1)
 
 
+def test_a_stub_of_the_same_exercise_is_not_named_twice():
+    def stub(x):
+        raise NotImplementedError("init-he: replace this line with your solution")
+
+    with pytest.raises(ExerciseFailure) as failure:
+        call_student("init-he", "he_normal(shape)", stub, 1)
+    assert str(failure.value) == ("[init-he] he_normal(shape) is not implemented yet: "
+                                  "replace the `raise NotImplementedError` line.")
+
+
 def test_a_crash_names_the_exception_and_the_line():
     def crashes(x):
         return x["missing"]

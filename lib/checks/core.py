@@ -39,7 +39,7 @@ def call_student(exercise: str, what: str, func, *args, **kwargs):
         return func(*args, **kwargs)
     except NotImplementedError as error:
         # A stub's message names its own exercise, which may be another one this call depends on.
-        stub = f" ({error})" if str(error) else ""
+        stub = f" ({error})" if str(error) and not str(error).startswith(f"{exercise}:") else ""
         fail(exercise, f"{what} is not implemented yet{stub}: replace the `raise NotImplementedError` line.")
     except ExerciseFailure:
         raise
