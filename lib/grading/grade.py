@@ -347,8 +347,8 @@ def safe_filename(name: str) -> str:
 
 
 def _grade_one(args) -> StudentGrade:
-    student, paths, masters_dir, timeout, memory = args
-    return grade_student(student, paths, read_masters(masters_dir), timeout=timeout, memory_limit_gb=memory)
+    student, paths, masters, timeout, memory = args
+    return grade_student(student, paths, masters, timeout=timeout, memory_limit_gb=memory)
 
 
 def grade_folder(submissions: Path, masters_dir: Path, out: Path, *, timeout: float = 60, jobs: int = 1,
@@ -358,7 +358,7 @@ def grade_folder(submissions: Path, masters_dir: Path, out: Path, *, timeout: fl
     if not masters:
         raise SystemExit(f"No master notebooks in {masters_dir}.")
     students = find_submissions(submissions)
-    tasks = [(name, paths, masters_dir, timeout, memory_limit_gb) for name, paths in students.items()]
+    tasks = [(name, paths, masters, timeout, memory_limit_gb) for name, paths in students.items()]
     grades: list[StudentGrade] = []
     if jobs > 1 and len(tasks) > 1:
         # Processes, not threads: each grading drives its own kernel and event loop.
