@@ -350,9 +350,9 @@ def selection_optimism(trials: list[Trial], splits: int = 500, seed: int = 0) ->
     tuned on test would report), ``fresh`` (B accuracy of that same trial — what it really gets on
     new data), and ``validation_choice`` (B accuracy of the trial with the best validation accuracy).
     """
-    correct = np.array([t.test_correct for t in trials if not t.diverged], dtype=float)
-    chosen_by_val = best_trial([t for t in trials if not t.diverged])
-    val_index = [t for t in trials if not t.diverged].index(chosen_by_val)
+    finished = [t for t in trials if not t.diverged]
+    correct = np.array([t.test_correct for t in finished], dtype=float)
+    val_index = finished.index(best_trial(finished))
     rng = np.random.default_rng(seed)
     n = correct.shape[1]
     reported, fresh, validation_choice = [], [], []
