@@ -27,10 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
-from lib.notebooks import ROOT, kernel_environment
+from lib.notebooks import ROOT, kernel_environment, run_notebook
 
 TARGET_SECONDS = {"notebooks": 20.0, "solutions": 15.0}
 TEST_SUITE_TARGET_SECONDS = 300.0
@@ -60,23 +57,14 @@ def target_for(path: Path) -> float | None:
 
 def time_notebook(path: Path, timeout: int = 120) -> Timing:
     """Execute ``path`` in a fresh kernel without saving it; wall seconds including kernel start/stop."""
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(path.parent)}})
-    saved_environ = dict(os.environ)
-    os.environ.update(kernel_environment())
-    error = ""
     start = time.perf_counter()
+    error = ""
     try:
-        # The kernel's own stderr is only its start-up banner; a cell's stderr still reaches the client.
-        client.execute(stderr=subprocess.DEVNULL)
+        _, seconds = run_notebook(path, timeout)
     except Exception as exc:  # a failing cell is a result to report, not a reason to stop timing the others
+        seconds = time.perf_counter() - start
         message = ANSI_ESCAPE.sub("", str(exc)).strip()
         error = f"{type(exc).__name__}: {message.splitlines()[-1] if message else ''}"
-    finally:
-        seconds = time.perf_counter() - start
-        os.environ.clear()
-        os.environ.update(saved_environ)
     return Timing(display_name(path), seconds, target_for(path), error)
 
 

@@ -33,24 +33,31 @@ def kernel_environment() -> dict[str, str]:
     return env
 
 
-def execute_notebook(path: Path, timeout: int = 120) -> float:
-    """Run ``path`` top to bottom in a fresh kernel (working directory: its folder), write it back
-    with outputs, and return the seconds it took. Raises on the first failing cell."""
+def run_notebook(path: Path, timeout: int = 120):
+    """Run ``path`` top to bottom in a fresh kernel of this interpreter (working directory: its folder)
+    and return ``(executed notebook, seconds)``, kernel start and stop included. Nothing is written.
+    Raises on the first failing cell."""
     notebook = nbformat.read(path, as_version=4)
     # No per-cell timestamps: re-executing an unchanged notebook should leave an unchanged file.
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+                            shutdown_kernel="immediate", resources={"metadata": {"path": str(path.parent)}})
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
     saved_environ = dict(os.environ)
     os.environ.update(kernel_environment())
+    start = time.perf_counter()
     try:
-        start = time.perf_counter()
         client.execute(stderr=subprocess.DEVNULL)  # the kernel's own log, not the notebook's output
-        seconds = time.perf_counter() - start
     finally:
+        seconds = time.perf_counter() - start
         os.environ.clear()
         os.environ.update(saved_environ)
+    return notebook, seconds
+
+
+def execute_notebook(path: Path, timeout: int = 120) -> float:
+    """Run ``path`` (see :func:`run_notebook`), write it back with its outputs, and return the seconds."""
+    notebook, seconds = run_notebook(path, timeout)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = _coalesce_streams(cell.outputs)
