@@ -109,19 +109,23 @@ def _nesterov_rule(hp, bug=None):
     return step
 
 
+def _scaled_step(w, g, lr, h, eps, bug):
+    """AdaGrad's and RMSprop's shared last line, W − η∇L/(√h + ε), and its ε, root and sign mistakes."""
+    denominator = {"eps_inside": np.sqrt(h + eps), "no_sqrt": h + eps}.get(bug, np.sqrt(h) + eps)
+    return w + lr * g / denominator if bug == "sign" else w - lr * g / denominator
+
+
 def _adagrad_rule(hp, bug=None):
     eps = hp["eps"]
 
     def step(w, g, lr, store, context):
         h = _zeros(store, "h", w)
         if bug == "late_accumulate":
-            new_w = w - lr * g / (np.sqrt(h) + eps)
+            new_w = _scaled_step(w, g, lr, h, eps, None)  # with the old h
             store["h"] = h + g * g
             return new_w
         store["h"] = g * g if bug == "no_accumulate" else h + g * g
-        h = store["h"]
-        denominator = {"eps_inside": np.sqrt(h + eps), "no_sqrt": h + eps}.get(bug, np.sqrt(h) + eps)
-        return w + lr * g / denominator if bug == "sign" else w - lr * g / denominator
+        return _scaled_step(w, g, lr, store["h"], eps, bug)
     return step
 
 
@@ -138,9 +142,7 @@ def _rmsprop_rule(hp, bug=None):
             store["h"] = h + (1 - rho) * g * g
         else:
             store["h"] = rho * h + (1 - rho) * g * g
-        h = store["h"]
-        denominator = {"eps_inside": np.sqrt(h + eps), "no_sqrt": h + eps}.get(bug, np.sqrt(h) + eps)
-        return w + lr * g / denominator if bug == "sign" else w - lr * g / denominator
+        return _scaled_step(w, g, lr, store["h"], eps, bug)
     return step
 
 
