@@ -6,7 +6,7 @@ whole test command, in one run.
     python benchmarks/notebooks.py notebooks/01_optimizers.ipynb
 
 Each notebook runs top to bottom with nbclient in a new kernel of this interpreter (one BLAS thread),
-from its own folder, exactly as `python -m lib.notebooks execute` runs it, but nothing is written back.
+from its own folder, exactly as `python -m lib.course.notebooks execute` runs it, but nothing is written back.
 A notebook's seconds include starting and stopping its kernel (about 1 s), which every reader and every
 test run pays too. Targets (issue 9, this machine): chapter notebook ≤ 20 s, solution notebook ≤ 15 s,
 the whole test command ≤ 300 s. The exit status is 1 if a notebook or the test command failed; being
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.notebooks import ROOT, kernel_environment, run_notebook
+from lib.course.notebooks import ROOT, kernel_environment, run_notebook
 
 TARGET_SECONDS = {"notebooks": 20.0, "solutions": 15.0}
 TEST_SUITE_TARGET_SECONDS = 300.0

@@ -11,7 +11,7 @@ Modules (book-compatible API, float64 by default, float32 kept as float32):
 - ``lib.gradcheck``   centered numerical gradients and the relative error
 - ``lib.plots``       figures the chapters share
 - ``lib.checks``      the exercise checks called from the notebooks' check cells
-- ``lib.grading``     student-notebook generation and the instructor's grader
+- ``lib.course.grading``     student-notebook generation and the instructor's grader
 """
 
 __version__ = "0.1.0"

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "DEFAULT_MIRRORS", "MNISTUnavailableError", "default_mnist_dir", "load_dataset",
+    "DEFAULT_MIRRORS", "MNISTUnavailableError", "count_classes", "default_mnist_dir", "load_dataset",
     "load_digits", "load_mnist", "load_mnist_split", "make_moons", "make_spirals", "parse_idx",
     "train_validation_split",
 ]
@@ -345,9 +345,28 @@ def _load_toy(maker, *, n_per_class: int = 100, test_fraction: float = 0.2, one_
     _check_fraction("test_fraction", test_fraction)
     x, t = maker(n_per_class, seed=seed, dtype=dtype, **options)
     train, test = _split_indices(t, test_fraction, seed, stratify=True)
-    n_classes = int(t.max()) + 1
+    n_classes = count_classes(t)
     return (_finish(x[train], t[train], n_classes, one_hot_label, dtype),
             _finish(x[test], t[test], n_classes, one_hot_label, dtype))
+
+
+def count_classes(*label_arrays) -> int:
+    """How many classes the labels name: one more than the largest label in any of ``label_arrays``
+    (integer labels ``0 … K−1``, or one-hot rows, whose width is ``K``)."""
+    if not label_arrays:
+        raise ValueError("count_classes needs at least one array of labels")
+    counts = []
+    for labels in label_arrays:
+        labels = np.asarray(labels)
+        if labels.ndim == 2:
+            counts.append(labels.shape[1])
+        elif labels.ndim == 1 and labels.size:
+            counts.append(int(labels.max()) + 1)
+        elif labels.ndim != 1:
+            raise ValueError(f"labels must be 1-D class indices or 2-D one-hot rows, got shape {labels.shape}")
+    if not counts:
+        raise ValueError("count_classes: every label array is empty")
+    return max(counts)
 
 
 def load_dataset(name: str = "digits", **kwargs):

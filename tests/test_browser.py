@@ -25,7 +25,7 @@ import pytest
 
 from jupyterlab_harness import (CHROMIUM_ARGS, NOTEBOOK, LabServer, find_chromium, page_errors, prompts,
                                 wait_for)
-from lib.edition import build_edition, chapter_notebooks
+from lib.course.edition import build_edition, chapter_notebooks
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lib import functions
-from lib import optimizer_study as study
+from lib.chapters.ch01_optimizers import experiments
 from lib import quadratic
 from lib.data import load_dataset
 
@@ -21,17 +21,17 @@ SEEDS = [0, 1, 2]
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_paths_on_saito(seed):
-    start = study.start_point(functions.saito.start, seed)
+    start = experiments.start_point(functions.saito.start, seed)
     # The steepest-descent direction misses the minimum by more than 60° at the start.
-    assert study.gradient_angle(functions.saito, start) > 60
-    stats = {name: study.path_stats(path) for name, path in study.paths_on(functions.saito, seed=seed).items()}
+    assert experiments.gradient_angle(functions.saito, start) > 60
+    stats = {name: experiments.path_stats(path) for name, path in experiments.paths_on(functions.saito, seed=seed).items()}
     sgd = stats["SGD"]
     # ηλ_y = 0.95·2 = 1.9: y is multiplied by 1 − 1.9 = −0.9 each step, so SGD crosses the valley every step.
     assert sgd.y_sign_changes == 30
     others = [s.path_length for name, s in stats.items() if name != "SGD"]
     assert sgd.path_length > 2 * max(others)
     assert sgd.path_length > 3 * sgd.straight_distance
-    book = {name: stats[name].final_distance for name in study.BOOK_PATH_OPTIMIZERS}
+    book = {name: stats[name].final_distance for name in experiments.BOOK_PATH_OPTIMIZERS}
     assert min(book, key=book.get) == "AdaGrad"
     assert book["AdaGrad"] < 0.7 * min(v for k, v in book.items() if k != "AdaGrad")
     # Momentum has not settled: it ends farther from the minimum than SGD.
@@ -40,13 +40,13 @@ def test_paths_on_saito(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_two_momentum_forms_give_the_same_path(seed):
-    assert study.momentum_forms_gap(alpha=1.0, beta=0.9, seed=seed) < 1e-12
-    assert study.momentum_forms_gap(alpha=0.3, beta=0.5, seed=seed) < 1e-12
+    assert experiments.momentum_forms_gap(alpha=1.0, beta=0.9, seed=seed) < 1e-12
+    assert experiments.momentum_forms_gap(alpha=0.3, beta=0.5, seed=seed) < 1e-12
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_bias_correction(seed):
-    trace = study.bias_correction_trace(10, seed=seed)
+    trace = experiments.bias_correction_trace(10, seed=seed)
     g = trace["g"]
     assert trace["m"][0] == pytest.approx(0.1 * g[0], rel=1e-12)  # raw m is 10× too small at step 1
     assert trace["v"][0] == pytest.approx(0.001 * g[0] ** 2, rel=1e-12)  # raw v is 1000× too small
@@ -80,8 +80,8 @@ def test_quadratic_lab_numbers(kappa):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_saddle_escape(seed):
-    paths = study.paths_on(functions.saddle, study.SADDLE_OPTIMIZERS, start=study.saddle_start(seed), steps=40)
-    steps = study.saddle_escape_steps(paths)
+    paths = experiments.paths_on(functions.saddle, experiments.SADDLE_OPTIMIZERS, start=experiments.saddle_start(seed), steps=40)
+    steps = experiments.saddle_escape_steps(paths)
     for name in ("AdaGrad", "RMSprop", "Adam"):
         assert steps[name] is not None and steps[name] <= 10
     assert steps["SGD"] is None
@@ -91,8 +91,8 @@ def test_saddle_escape(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_beale_overshoot(seed):
-    paths = study.paths_on(functions.beale, study.BEALE_OPTIMIZERS, steps=200, seed=seed, jitter=0.15)
-    rises = {name: study.f_increases(functions.beale, path) for name, path in paths.items()}
+    paths = experiments.paths_on(functions.beale, experiments.BEALE_OPTIMIZERS, steps=200, seed=seed, jitter=0.15)
+    rises = {name: experiments.f_increases(functions.beale, path) for name, path in paths.items()}
     for name in ("SGD", "AdaGrad", "RMSprop"):
         assert rises[name] == 0
     assert rises["Momentum"] >= 3
@@ -102,7 +102,7 @@ def test_beale_overshoot(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_rotation_hurts_per_coordinate_methods_only(seed):
-    values = study.rotation_effect(seed=seed, directions=study.ROTATION_DIRECTIONS)["values"]
+    values = experiments.rotation_effect(seed=seed, directions=experiments.ROTATION_DIRECTIONS)["values"]
     for name in ("SGD", "Momentum"):
         aligned, rotated = values[name]
         assert rotated == pytest.approx(aligned, rel=1e-9, abs=1e-15)
@@ -117,13 +117,13 @@ def test_rotation_hurts_per_coordinate_methods_only(seed):
 def digits_runs(request):
     seed = request.param
     data = load_dataset("digits", seed=seed)
-    return study.network_comparison(data, seed=seed), study.schedule_study(data, seed=seed)
+    return experiments.network_comparison(data, seed=seed), experiments.schedule_study(data, seed=seed)
 
 
 @pytest.mark.slow
 def test_network_ranking(digits_runs):
     histories, _ = digits_runs
-    losses = study.final_losses(histories)
+    losses = experiments.final_losses(histories)
     others = [value for name, value in losses.items() if name != "SGD"]
     assert losses["SGD"] > 5 * max(others)
     assert max(losses[name] for name in ("AdaGrad", "RMSprop", "Adam")) < min(losses["Momentum"], losses["Nesterov"])
@@ -134,7 +134,7 @@ def test_network_ranking(digits_runs):
 @pytest.mark.slow
 def test_schedules(digits_runs):
     _, histories = digits_runs
-    losses = study.final_losses(histories)
+    losses = experiments.final_losses(histories)
     trap, per_epoch = histories["exponential 0.8 per ITERATION"], histories["exponential 0.8"]
     assert trap.lr[-1] < 1e-10
     assert losses["exponential 0.8 per ITERATION"] > 10 * losses["exponential 0.8"]
@@ -149,10 +149,10 @@ def test_schedules(digits_runs):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_newton(seed):
-    result = study.newton_on_quadratic(seed)
+    result = experiments.newton_on_quadratic(seed)
     assert result["after_one_newton_step"] < 1e-12
     assert result["gd_after_30"] > 0.1
-    bowl = study.newton_log_bowl()
+    bowl = experiments.newton_log_bowl()
     assert abs(bowl[0.5][-1]) < 1e-12
     assert abs(bowl[1.5][-1]) > 100
     growth = np.abs(bowl[1.5][2:]) / np.abs(bowl[1.5][1:-1])
@@ -162,8 +162,8 @@ def test_newton(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_lbfgs_vs_adam(seed):
     data = load_dataset("digits", seed=seed)
-    runs, f_star = study.lbfgs_vs_adam(data, seed=seed)
-    gap = {name: study.loss_at(run, 50) - f_star for name, run in runs.items()}
+    runs, f_star = experiments.lbfgs_vs_adam(data, seed=seed)
+    gap = {name: experiments.loss_at(run, 50) - f_star for name, run in runs.items()}
     assert gap["L-BFGS, full batch"] < gap["Adam, full batch"] / 10
     final = {name: run[1][-1] - f_star for name, run in runs.items()}
     assert final["L-BFGS, mini-batch"] > final["Adam, mini-batch"]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from lib import initialization as init
+from lib.chapters.ch02_initialization import experiments
 from lib.data import load_dataset
 
 SEEDS = [0, 1, 2]
@@ -21,7 +21,7 @@ def digits():
 
 @pytest.fixture(scope="module", params=SEEDS)
 def table(request):
-    return init.saito_experiment(seed=request.param)
+    return experiments.saito_experiment(seed=request.param)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -30,10 +30,10 @@ def table(request):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_constant_init_keeps_every_unit_identical(digits, seed):
-    constant = init.train_from_constant(digits, constant=0.1, seed=seed)
-    random = init.train_from_constant(digits, constant=None, seed=seed)
-    assert np.all(init.unit_spread(constant) == 0.0)      # "exactly 0.0", bit for bit
-    assert np.all(init.unit_spread(random) > 0.5)        # "differ by about 1"
+    constant = experiments.train_from_constant(digits, constant=0.1, seed=seed)
+    random = experiments.train_from_constant(digits, constant=None, seed=seed)
+    assert np.all(experiments.unit_spread(constant) == 0.0)      # "exactly 0.0", bit for bit
+    assert np.all(experiments.unit_spread(random) > 0.5)        # "differ by about 1"
     (x_test, t_test) = digits[1]
     assert constant.accuracy(x_test, t_test) < 0.25       # "stuck near chance"
     assert random.accuracy(x_test, t_test) > constant.accuracy(x_test, t_test) + 0.3
@@ -62,7 +62,7 @@ def test_tanh_panels(table):
 
 
 def test_relu_panels(table):
-    for scheme in init.SAITO_INITS:                                       # "about half … whatever the scale"
+    for scheme in experiments.SAITO_INITS:                                       # "about half … whatever the scale"
         zeros = table["relu", scheme]["saturated"]
         assert np.all((zeros > 0.40) & (zeros < 0.60))
     small = table["relu", 0.01]["std"]
@@ -87,7 +87,7 @@ def _ratio(table, activation, scheme):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_sigmoid_backward_signal_shrinks_at_least_fourfold(seed):
-    signal = init.gradient_flow(init.forward_activations("sigmoid", "xavier", seed=seed), seed=seed).activation_grad_std
+    signal = experiments.gradient_flow(experiments.forward_activations("sigmoid", "xavier", seed=seed), seed=seed).activation_grad_std
     shrink = signal[1:] / signal[:-1]
     assert np.all((shrink > 4.0) & (shrink < 4.5))                        # "×4.2–4.3 per layer, ≥ 4"
 
@@ -112,15 +112,15 @@ def test_gradient_flow(table):
     ("relu", "he", 0.15), ("relu", "xavier", 0.15), ("tanh", "xavier", 0.04), ("sigmoid", 1.0, 0.08),
 ])
 def test_recursion_predicts_the_average_variance(activation, scheme, tolerance, seed):
-    predicted = init.predicted_preactivation_variance(activation, scheme)
-    measured = init.measured_preactivation_variance(activation, scheme, n_networks=20, n_samples=250, seed=seed)
+    predicted = experiments.predicted_preactivation_variance(activation, scheme)
+    measured = experiments.measured_preactivation_variance(activation, scheme, n_networks=20, n_samples=250, seed=seed)
     assert np.max(np.abs(measured / predicted - 1)) < tolerance
 
 
 def test_single_networks_deviate_from_the_theory():
-    theory = init.predicted_activation_std("relu", "he")[-1]
+    theory = experiments.predicted_activation_std("relu", "he")[-1]
     assert theory == pytest.approx(math.sqrt(1 - 1 / math.pi))            # "0.826"
-    single = np.array([init.std_profile("relu", "he", n_layers=5, seed=seed)[-1] for seed in SEEDS])
+    single = np.array([experiments.std_profile("relu", "he", n_layers=5, seed=seed)[-1] for seed in SEEDS])
     assert np.max(np.abs(single / theory - 1)) > 0.1                      # "deviates more"
     assert np.all((single > 0.6) & (single < 1.2))
 
@@ -132,14 +132,14 @@ def test_single_networks_deviate_from_the_theory():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_real_network(digits, seed):
-    histories = init.compare_on_network(init.NETWORK_SETTINGS, digits, seed=seed)
-    small, xavier_relu, he, xavier_tanh = (histories[label] for label in init.NETWORK_SETTINGS)
-    assert abs(init.final_loss(small) - math.log(10)) < 0.005             # "stays at 2.3026 = ln 10"
+    histories = experiments.compare_on_network(experiments.NETWORK_SETTINGS, digits, seed=seed)
+    small, xavier_relu, he, xavier_tanh = (histories[label] for label in experiments.NETWORK_SETTINGS)
+    assert abs(experiments.final_loss(small) - math.log(10)) < 0.005             # "stays at 2.3026 = ln 10"
     assert small.test_acc[-1] < 0.12                                      # "chance (10 %)"
-    assert init.final_loss(he) < 0.35                                     # "He trains fastest"
-    assert init.final_loss(he) < init.final_loss(xavier_tanh)
-    assert init.final_loss(xavier_relu) > init.final_loss(he) + 0.05      # "higher than He's"
-    assert init.final_loss(xavier_tanh) < 0.4 and xavier_tanh.test_acc[-1] > 0.85   # "trains well too"
+    assert experiments.final_loss(he) < 0.35                                     # "He trains fastest"
+    assert experiments.final_loss(he) < experiments.final_loss(xavier_tanh)
+    assert experiments.final_loss(xavier_relu) > experiments.final_loss(he) + 0.05      # "higher than He's"
+    assert experiments.final_loss(xavier_tanh) < 0.4 and xavier_tanh.test_acc[-1] > 0.85   # "trains well too"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -148,16 +148,16 @@ def test_real_network(digits, seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_depth_twenty(seed):
-    assert 2e-4 < init.std_profile("relu", "xavier", n_layers=20, seed=seed)[-1] < 5e-3   # "about 10⁻³"
-    assert init.std_profile("relu", 0.01, n_layers=20, seed=seed)[-1] < 1e-21             # "about 10⁻²³"
-    sigmoid = init.gradient_flow(init.forward_activations("sigmoid", "xavier", n_layers=20, seed=seed), seed=seed)
+    assert 2e-4 < experiments.std_profile("relu", "xavier", n_layers=20, seed=seed)[-1] < 5e-3   # "about 10⁻³"
+    assert experiments.std_profile("relu", 0.01, n_layers=20, seed=seed)[-1] < 1e-21             # "about 10⁻²³"
+    sigmoid = experiments.gradient_flow(experiments.forward_activations("sigmoid", "xavier", n_layers=20, seed=seed), seed=seed)
     assert sigmoid.weight_grad_norm[0] / sigmoid.weight_grad_norm[-1] < 1e-9              # "about 10⁻¹¹"
-    tanh = init.gradient_flow(init.forward_activations("tanh", 1.0, n_layers=20, seed=seed), seed=seed)
+    tanh = experiments.gradient_flow(experiments.forward_activations("tanh", 1.0, n_layers=20, seed=seed), seed=seed)
     assert tanh.weight_grad_norm[0] / tanh.weight_grad_norm[-1] > 1e5                     # "explodes by 10⁷"
 
 
 @pytest.mark.parametrize("first_seed", [0, 10, 20])
 def test_he_layer_twenty_wanders(first_seed):
-    layer20 = np.array([init.std_profile("relu", "he", n_layers=20, seed=first_seed + k)[-1] for k in range(10)])
+    layer20 = np.array([experiments.std_profile("relu", "he", n_layers=20, seed=first_seed + k)[-1] for k in range(10)])
     assert np.all((layer20 > 0.2) & (layer20 < 5))                        # "between about 0.4 and 2"
     assert layer20.max() / layer20.min() > 2                              # it does wander

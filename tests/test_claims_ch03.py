@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from lib import batchnorm_study as study
+from lib.chapters.ch03_batchnorm import experiments
 from lib.layers import BatchNormalization
 
 SEEDS = [0, 1, 2]
@@ -20,18 +20,18 @@ SEEDS = [0, 1, 2]
 def runs(request):
     """Every experiment of the chapter at one seed, run once for all the assertions on it."""
     seed = request.param
-    data = study.load_data("digits", seed=seed)
+    data = experiments.load_data("digits", seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow in the diverging plain runs
-        network, _ = study.pitfall_network(data, seed=seed)
+        network, _ = experiments.pitfall_network(data, seed=seed)
         return {
             "seed": seed,
             "data": data,
             "network": network,
-            "sweep": study.weight_scale_sweep(data, seed=seed),
-            "lr": study.learning_rate_comparison(data, lrs=(0.1, 1.0, 3.0), seed=seed),
-            "batch": study.final_test_accuracy(
-                study.batch_size_comparison(study.load_data("digits", n_train=None, seed=seed), seed=seed)),
+            "sweep": experiments.weight_scale_sweep(data, seed=seed),
+            "lr": experiments.learning_rate_comparison(data, lrs=(0.1, 1.0, 3.0), seed=seed),
+            "batch": experiments.final_test_accuracy(
+                experiments.batch_size_comparison(experiments.load_data("digits", n_train=None, seed=seed), seed=seed)),
         }
 
 
@@ -39,7 +39,7 @@ def runs(request):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_bn_keeps_every_layer_at_unit_spread_while_plain_fades(seed):
-    spreads, _ = study.activation_spread(study.load_data("digits", seed=seed), weight_scale=0.01, seed=seed)
+    spreads, _ = experiments.activation_spread(experiments.load_data("digits", seed=seed), weight_scale=0.01, seed=seed)
     plain, batchnorm = spreads["plain"], spreads["batchnorm"]
     assert np.all(plain[1:] / plain[:-1] < 1 / 10)  # "about twenty-fold per layer": observed 1/19–1/25
     assert plain[-1] < 1e-6  # "around 1e-7": observed 1.5e-7–2.5e-7
@@ -58,7 +58,7 @@ def test_forward_output_has_mean_zero_and_std_just_under_one(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_graph_and_closed_form_backward_agree(seed):
-    agreement = study.graph_vs_closed_form(seed)
+    agreement = experiments.graph_vs_closed_form(seed)
     assert agreement["max_difference"] <= 1e-8  # the chapter's bound; observed about 1e-15
     assert agreement["max_difference"] <= 1e-13  # "about 1e-15"
     assert agreement["closed_form_error"] <= 1e-7  # "about 1e-8 for this draw": observed 6e-9–2e-8
@@ -68,7 +68,7 @@ def test_graph_and_closed_form_backward_agree(seed):
 def test_backward_matches_the_numerical_gradient_over_40_draws():
     # The elementwise relative error has a heavy tail (an element near 0): observed median 2e-8, max 1.5e-5.
     for seed in range(40):
-        agreement = study.graph_vs_closed_form(seed)
+        agreement = experiments.graph_vs_closed_form(seed)
         assert max(agreement["closed_form_error"], agreement["graph_error"]) < 1e-4, seed
         assert agreement["max_difference"] <= 1e-8, seed
 
@@ -77,7 +77,7 @@ def test_backward_matches_the_numerical_gradient_over_40_draws():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_batch_of_one_check_passes_a_wrong_backward(seed):
-    trap = study.batch_of_one_check(seed)
+    trap = experiments.batch_of_one_check(seed)
     assert trap["batch_of_one_output_minus_beta"] == 0.0  # "exactly β"
     assert trap["correct_error_batch_1"] == 0.0 and trap["wrong_error_batch_1"] == 0.0
     assert trap["correct_error_batch_8"] <= 1e-7  # "about 1e-9 here": observed 1.5e-9–5e-9
@@ -88,14 +88,14 @@ def test_batch_of_one_check_passes_a_wrong_backward(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_our_momentum_is_pytorch_momentum_named_the_other_way(seed):
-    conventions = study.momentum_conventions(seed)
+    conventions = experiments.momentum_conventions(seed)
     assert conventions["running_mean_difference"] <= 1e-12
     assert conventions["running_var_difference_biased"] >= 5e-3  # observed 0.020–0.031
     assert conventions["running_var_difference_unbiased"] <= 1e-12
 
 
 def test_train_mode_at_test_time_goes_wrong_in_each_way_the_text_says(runs):
-    pitfalls = study.train_eval_pitfalls(runs["network"], *runs["data"][1], skewed_class=3)
+    pitfalls = experiments.train_eval_pitfalls(runs["network"], *runs["data"][1], skewed_class=3)
     assert pitfalls["eval"] >= 0.8  # observed 0.88–0.91
     assert pitfalls["train_whole_test_set"] >= 0.8  # "happens to be fine": observed 0.88–0.92
     assert pitfalls["train_batch_of_one_distinct_predictions"] == 1  # the same prediction for every image
@@ -148,6 +148,6 @@ def test_bn_breaks_at_batch_2_and_layer_norm_does_not(runs):
 
 
 def test_batch_noise_shrinks_with_batch_size(runs):
-    noise = study.batch_noise(runs["network"], runs["data"][1][0], batch_sizes=(4, 32, 128), seed=runs["seed"])
+    noise = experiments.batch_noise(runs["network"], runs["data"][1][0], batch_sizes=(4, 32, 128), seed=runs["seed"])
     assert noise[4] > noise[32] > noise[128] > 0
     assert noise[4] >= 2 * noise[128]  # observed 6–20×

@@ -1,4 +1,4 @@
-"""The static HTML edition (``python -m lib.edition --out DIR``): an index linking every chapter in order,
+"""The static HTML edition (``python -m lib.course.edition --out DIR``): an index linking every chapter in order,
 one page per chapter with all its figures and animations, widgets replaced by their saved figure, no
 error output, and nothing fetched from a CDN except MathJax.
 
@@ -18,8 +18,8 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from lib.edition import build_edition, chapter_notebooks, notebook_title
-from lib.notebooks import ROOT, kernel_environment
+from lib.course.edition import build_edition, chapter_notebooks, notebook_title
+from lib.course.notebooks import ROOT, kernel_environment
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 ALLOWED_REMOTE = ("https://cdnjs.cloudflare.com/ajax/libs/mathjax/",          # formulas
@@ -65,7 +65,7 @@ def remote_resources(soup) -> set[str]:
 def edition(tmp_path_factory):
     """The course's edition, built by the documented command from the committed notebooks."""
     out = tmp_path_factory.mktemp("edition")
-    result = subprocess.run([sys.executable, "-m", "lib.edition", "--out", str(out), "--no-execute"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "lib.course.edition", "--out", str(out), "--no-execute"], cwd=ROOT,
                             env=kernel_environment(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return out

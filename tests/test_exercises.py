@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lib.grading.generate import out_of_sync, student_notebook
-from lib.grading.grade import grade_notebook
-from lib.grading.notebook_format import read_masters, role_of
-from lib.grading.runner import run_cells
+from lib.course.grading.generate import out_of_sync, student_notebook
+from lib.course.grading.grade import grade_notebook
+from lib.course.grading.notebook_format import read_masters, role_of
+from lib.course.grading.runner import run_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
@@ -28,7 +28,7 @@ def masters():
 @no_masters
 def test_exercises_are_in_sync_with_solutions(masters):
     problems = out_of_sync(list(masters.values()), EXERCISES)
-    assert not problems, "\n".join(problems) + "\nRun `python -m lib.grading.generate`."
+    assert not problems, "\n".join(problems) + "\nRun `python -m lib.course.grading.generate`."
 
 
 @no_masters

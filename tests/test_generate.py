@@ -10,8 +10,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lib.grading import generate
-from lib.grading.notebook_format import (MasterFormatError, parse_master, read_masters, remove_hidden,
+from lib.course.grading import generate
+from lib.course.grading.notebook_format import (MasterFormatError, parse_master, read_masters, remove_hidden,
                                          replace_solutions, stub_line)
 
 

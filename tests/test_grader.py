@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lib.grading.grade import assemble, grade_folder
-from lib.grading.notebook_format import parse_master
+from lib.course.grading.grade import assemble, grade_folder
+from lib.course.grading.notebook_format import parse_master
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 4      # seconds per cell: the endless loop costs this much, every honest cell needs far less
@@ -186,7 +186,7 @@ def test_student_pytest_lists_exercises_and_closes_the_traceback_hole(tmp_path):
     nbformat.write(notebook, tmp_path / "partly.ipynb")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "lib.grading.pytest_plugin", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-p", "lib.course.grading.pytest_plugin", "-p", "no:cacheprovider",
          "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={TIMEOUT * 5}", "-v", "partly.ipynb"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     out = result.stdout
@@ -203,7 +203,7 @@ def test_student_pytest_lists_exercises_and_closes_the_traceback_hole(tmp_path):
 # --- the runner's hardest case ---------------------------------------------------------------
 
 def test_a_loop_that_ignores_interrupts_gets_a_fresh_kernel_with_the_earlier_cells_replayed(tmp_path, monkeypatch):
-    from lib.grading import runner
+    from lib.course.grading import runner
     monkeypatch.setattr(runner, "PROBE_TIMEOUT", 1)
     sources = ["x = 41",
                "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)",

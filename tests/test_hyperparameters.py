@@ -1,4 +1,4 @@
-"""Unit tests of lib.hyperparameters: samplers, grids, range narrowing, trial bookkeeping."""
+"""Unit tests of lib.chapters.ch05_hyperparameter_search.experiments: samplers, grids, range narrowing, trial bookkeeping."""
 
 from __future__ import annotations
 
@@ -7,93 +7,93 @@ import math
 import numpy as np
 import pytest
 
-from lib import hyperparameters as hp
+from lib.chapters.ch05_hyperparameter_search import experiments
 
 
 def test_log_uniform_range_shape_dtype_and_reproducibility():
-    a = hp.log_uniform(1e-3, 1e-1, (30, 4), np.random.default_rng(3))
-    b = hp.log_uniform(1e-3, 1e-1, (30, 4), np.random.default_rng(3))
+    a = experiments.log_uniform(1e-3, 1e-1, (30, 4), np.random.default_rng(3))
+    b = experiments.log_uniform(1e-3, 1e-1, (30, 4), np.random.default_rng(3))
     assert a.shape == (30, 4) and a.dtype == np.float64
     assert np.all((a >= 1e-3) & (a <= 1e-1))
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="0 < low < high"):
-        hp.log_uniform(0.0, 1.0, 3)
+        experiments.log_uniform(0.0, 1.0, 3)
 
 
 def test_one_minus_log_uniform_window_is_log_uniform():
-    beta = hp.one_minus_log_uniform(0.9, 0.999, 50_000, np.random.default_rng(0))
+    beta = experiments.one_minus_log_uniform(0.9, 0.999, 50_000, np.random.default_rng(0))
     windows = 1 / (1 - beta)
     assert abs(np.median(np.log10(windows)) - 2.0) < 0.02
 
 
 def test_grid_configs_placements():
     space = {"lr": (1e-4, 1e0), "weight_decay": (1e-8, 1e-4)}
-    ends = hp.grid_configs(space, 3, "endpoints")
-    centres = hp.grid_configs(space, 3, "centers")
+    ends = experiments.grid_configs(space, 3, "endpoints")
+    centres = experiments.grid_configs(space, 3, "centers")
     assert len(ends) == len(centres) == 9
     np.testing.assert_allclose(sorted({c["lr"] for c in ends}), [1e-4, 1e-2, 1.0])
     np.testing.assert_allclose(sorted({c["lr"] for c in centres}), 10 ** (-4 + 4 * (np.arange(3) + 0.5) / 3))
     with pytest.raises(ValueError):
-        hp.grid_configs(space, 3, "corners")
+        experiments.grid_configs(space, 3, "corners")
 
 
 def test_narrow_range_ignores_nan_and_reaches_past_the_border():
     values = np.array([1e-4, 1e-3, 1e-2, 1e-1])
     scores = np.array([0.1, 0.5, 0.9, math.nan])
-    low, high = hp.narrow_range(values, scores, top_k=2, margin=0.5)
+    low, high = experiments.narrow_range(values, scores, top_k=2, margin=0.5)
     np.testing.assert_allclose([low, high], [10 ** -3.5, 10 ** -1.5])
-    low, high = hp.narrow_range(values[:3], scores[:3], top_k=1, margin=1.0)
+    low, high = experiments.narrow_range(values[:3], scores[:3], top_k=1, margin=1.0)
     assert high == pytest.approx(1e-1)                     # past the old top value 1e-2
 
 
 def make_trial(val, diverged=False, lr=0.1):
-    return hp.Trial(config={"lr": lr, "weight_decay": 1e-6}, val_curve=[0.1, val], train_curve=[0.1, val],
+    return experiments.Trial(config={"lr": lr, "weight_decay": 1e-6}, val_curve=[0.1, val], train_curve=[0.1, val],
                     test_correct=np.array([True, False]), diverged=diverged, seconds=0.0)
 
 
 def test_best_and_top_trials_skip_diverged():
     trials = [make_trial(0.5), make_trial(0.9, diverged=True), make_trial(0.7), make_trial(0.6)]
-    assert hp.best_trial(trials) is trials[2]
-    assert [t.val_acc for t in hp.top_trials(trials, 3)] == [0.7, 0.6, 0.5]
-    assert hp.best_trial([make_trial(0.9, diverged=True)]) is None
-    table = hp.top_table(trials, 2).splitlines()
+    assert experiments.best_trial(trials) is trials[2]
+    assert [t.val_acc for t in experiments.top_trials(trials, 3)] == [0.7, 0.6, 0.5]
+    assert experiments.best_trial([make_trial(0.9, diverged=True)]) is None
+    table = experiments.top_table(trials, 2).splitlines()
     assert len(table) == 3 and "0.700" in table[1]
 
 
 def test_border_warnings():
     space = {"lr": (1e-6, 1e-2)}
-    assert hp.border_warnings(space, [make_trial(0.5, lr=5e-3), make_trial(0.2, lr=1e-5)]) == {"lr": "upper"}
-    assert hp.border_warnings(space, [make_trial(0.5, lr=2e-6)]) == {"lr": "lower"}
-    assert hp.border_warnings(space, [make_trial(0.5, lr=1e-4)]) == {"lr": None}
+    assert experiments.border_warnings(space, [make_trial(0.5, lr=5e-3), make_trial(0.2, lr=1e-5)]) == {"lr": "upper"}
+    assert experiments.border_warnings(space, [make_trial(0.5, lr=2e-6)]) == {"lr": "lower"}
+    assert experiments.border_warnings(space, [make_trial(0.5, lr=1e-4)]) == {"lr": None}
 
 
 def test_rank_agreement_is_one_for_identical_rankings_and_minus_one_for_reversed():
-    trials = [hp.Trial({"lr": 1.0}, [0.1, v, 2 * v], [], np.zeros(1, bool), False, 0.0) for v in (0.1, 0.3, 0.2)]
-    assert hp.rank_agreement(trials, 1) == pytest.approx(1.0)
-    reversed_trials = [hp.Trial({"lr": 1.0}, [0.1, v, 1 - v], [], np.zeros(1, bool), False, 0.0) for v in (0.1, 0.3, 0.2)]
-    assert hp.rank_agreement(reversed_trials, 1) == pytest.approx(-1.0)
+    trials = [experiments.Trial({"lr": 1.0}, [0.1, v, 2 * v], [], np.zeros(1, bool), False, 0.0) for v in (0.1, 0.3, 0.2)]
+    assert experiments.rank_agreement(trials, 1) == pytest.approx(1.0)
+    reversed_trials = [experiments.Trial({"lr": 1.0}, [0.1, v, 1 - v], [], np.zeros(1, bool), False, 0.0) for v in (0.1, 0.3, 0.2)]
+    assert experiments.rank_agreement(reversed_trials, 1) == pytest.approx(-1.0)
 
 
 def test_selection_optimism_is_zero_without_noise_and_positive_with_it():
     rng = np.random.default_rng(0)
-    identical = [hp.Trial({"lr": 1.0}, [0, 0.5], [], np.arange(200) % 2 == 0, False, 0.0) for _ in range(5)]
-    result = hp.selection_optimism(identical, splits=50)
+    identical = [experiments.Trial({"lr": 1.0}, [0, 0.5], [], np.arange(200) % 2 == 0, False, 0.0) for _ in range(5)]
+    result = experiments.selection_optimism(identical, splits=50)
     np.testing.assert_allclose(result["reported"] + (1 - result["fresh"]), 1.0 + result["reported"] - result["fresh"])
-    noisy = [hp.Trial({"lr": 1.0}, [0, 0.5 + 0.01 * i], [], rng.random(200) < 0.8, False, 0.0) for i in range(30)]
-    result = hp.selection_optimism(noisy, splits=200)
+    noisy = [experiments.Trial({"lr": 1.0}, [0, 0.5 + 0.01 * i], [], rng.random(200) < 0.8, False, 0.0) for i in range(30)]
+    result = experiments.selection_optimism(noisy, splits=200)
     assert np.mean(result["reported"] - result["fresh"]) > 0.02
 
 
 def test_best_of_random_subsets_is_bounded_by_the_pool():
     trials = [make_trial(v) for v in np.linspace(0.1, 0.9, 12)]
-    best = hp.best_of_random_subsets(trials, 4, 500, seed=1)
+    best = experiments.best_of_random_subsets(trials, 4, 500, seed=1)
     assert best.max() == pytest.approx(0.9) and best.min() >= np.sort(np.linspace(0.1, 0.9, 12))[3] - 1e-12
 
 
 def test_run_trial_is_reproducible_and_uses_validation_data():
-    data = hp.make_search_data("digits", n_train=200, seed=0)
-    a = hp.run_trial({"lr": 0.2, "weight_decay": 1e-5}, data, epochs=2, seed=3)
-    b = hp.run_trial({"lr": 0.2, "weight_decay": 1e-5}, data, epochs=2, seed=3)
+    data = experiments.make_search_data("digits", n_train=200, seed=0)
+    a = experiments.run_trial({"lr": 0.2, "weight_decay": 1e-5}, data, epochs=2, seed=3)
+    b = experiments.run_trial({"lr": 0.2, "weight_decay": 1e-5}, data, epochs=2, seed=3)
     assert a.val_curve == b.val_curve and len(a.val_curve) == 3
     assert a.test_correct.shape == (len(data.test[1]),)
     assert 0 <= a.test_acc <= 1
@@ -106,17 +106,17 @@ def test_figures_draw_without_error():
 
     trials = [make_trial(v, lr=lr) for v, lr in zip((0.3, 0.8, 0.6), (1e-3, 1e-1, 1.0))]
     fig, axes = plt.subplots(1, 4)
-    hp.plot_sampling(axes[:2], np.random.default_rng(0), n=200)
-    hp.plot_regrets(axes[2], hp.synthetic_grid_vs_random(repeats=50))
-    hp.plot_search_scatter(axes[3], trials, {"box": {"lr": (1e-4, 1.0), "weight_decay": (1e-8, 1e-4)}})
+    experiments.plot_sampling(axes[:2], np.random.default_rng(0), n=200)
+    experiments.plot_regrets(axes[2], experiments.synthetic_grid_vs_random(repeats=50))
+    experiments.plot_search_scatter(axes[3], trials, {"box": {"lr": (1e-4, 1.0), "weight_decay": (1e-8, 1e-4)}})
     figure = plt.figure()
-    hp.plot_best_curves(figure, trials, k=2)
+    experiments.plot_best_curves(figure, trials, k=2)
     assert len(figure.axes) == 2
     plt.close("all")
 
 
 def test_distinct_values_counts_grid_and_random():
-    comparison = hp.GridVsRandom(random_trials=[], grids={"endpoints": [make_trial(0.5, lr=lr) for lr in (1e-3, 1e-3, 1e-1)]},
+    comparison = experiments.GridVsRandom(random_trials=[], grids={"endpoints": [make_trial(0.5, lr=lr) for lr in (1e-3, 1e-3, 1e-1)]},
                                  random_best=np.zeros(1), budget=9)
     assert comparison.distinct_values("lr") == {"endpoints": 2, "random": 9}
 
@@ -124,7 +124,7 @@ def test_distinct_values_counts_grid_and_random():
 def test_synthetic_explorer_redraws_its_picture_when_a_slider_moves():
     import matplotlib.pyplot as plt
 
-    box = hp.synthetic_explorer(seed=0, repeats=50)
+    box = experiments.synthetic_explorer(seed=0, repeats=50)
     width, points = box.children[0].children
     output = box.children[1]
     before = output.outputs[0]["data"]["image/png"]

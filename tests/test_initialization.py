@@ -1,4 +1,4 @@
-"""Unit tests of lib.initialization: fans, scales, draws, the deep-stack experiment and its backward
+"""Unit tests of lib.chapters.ch02_initialization.experiments: fans, scales, draws, the deep-stack experiment and its backward
 pass, per-layer statistics, the variance recursion, and the explorer's compute path."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from lib import initialization as init
+from lib import initializers
+from lib.chapters.ch02_initialization import experiments
 from lib.gradcheck import numerical_gradient, relative_error
 
 matplotlib.use("Agg")
@@ -20,14 +21,14 @@ matplotlib.use("Agg")
     ((16, 3, 5, 5), (75, 400)), ((8, 4, 7), (28, 56)), ((4, 2, 3, 3, 3), (54, 108)), ([5, 6], (5, 6)),
 ])
 def test_compute_fans(shape, fans):
-    assert init.compute_fans(shape) == fans
-    assert all(type(value) is int for value in init.compute_fans(shape))
+    assert initializers.compute_fans(shape) == fans
+    assert all(type(value) is int for value in initializers.compute_fans(shape))
 
 
 @pytest.mark.parametrize("shape", [(), (10,), (0, 5), (3, -1, 2, 2)])
 def test_compute_fans_rejects_bad_shapes(shape):
     with pytest.raises(ValueError, match="compute_fans"):
-        init.compute_fans(shape)
+        initializers.compute_fans(shape)
 
 
 @pytest.mark.parametrize("scheme, mode, expected", [
@@ -36,30 +37,30 @@ def test_compute_fans_rejects_bad_shapes(shape):
     ("relu", "fan_out", math.sqrt(2 / 250)), ("kaiming", "fan_avg", math.sqrt(4 / 650)), (0.01, "fan_in", 0.01),
 ])
 def test_init_std(scheme, mode, expected):
-    assert init.init_std((400, 250), scheme, mode) == pytest.approx(expected, rel=1e-12)
+    assert initializers.init_std((400, 250), scheme, mode) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("bad", ["lecun", -1.0, 0.0, math.nan, math.inf])
 def test_init_std_rejects(bad):
     with pytest.raises(ValueError):
-        init.init_std((4, 4), bad)
+        initializers.init_std((4, 4), bad)
 
 
 def test_init_std_rejects_unknown_mode():
     with pytest.raises(ValueError, match="mode"):
-        init.init_std((4, 4), "he", "fan_sum")
+        initializers.init_std((4, 4), "he", "fan_sum")
 
 
 @pytest.mark.parametrize("draw, gain, mode, distribution", [
-    (init.xavier_normal, 1, "fan_in", "normal"), (init.xavier_normal, 1, "fan_avg", "normal"),
-    (init.he_normal, 2, "fan_in", "normal"), (init.he_normal, 2, "fan_out", "normal"),
-    (init.xavier_uniform, 1, "fan_avg", "uniform"), (init.he_uniform, 2, "fan_in", "uniform"),
+    (initializers.xavier_normal, 1, "fan_in", "normal"), (initializers.xavier_normal, 1, "fan_avg", "normal"),
+    (initializers.he_normal, 2, "fan_in", "normal"), (initializers.he_normal, 2, "fan_out", "normal"),
+    (initializers.xavier_uniform, 1, "fan_avg", "uniform"), (initializers.he_uniform, 2, "fan_in", "uniform"),
 ])
 @pytest.mark.parametrize("shape", [(400, 250), (128, 64, 3, 3)])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_draws_have_the_formula_std(draw, gain, mode, distribution, shape, seed):
     weights = draw(shape, np.random.default_rng(seed), mode)
-    fan_in, fan_out = init.compute_fans(shape)
+    fan_in, fan_out = initializers.compute_fans(shape)
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
     expected = math.sqrt(gain / n)
     assert weights.shape == shape and weights.dtype == np.float64
@@ -72,27 +73,27 @@ def test_draws_have_the_formula_std(draw, gain, mode, distribution, shape, seed)
 
 
 def test_draws_keep_float32_and_are_reproducible():
-    first = init.he_normal((64, 32, 3, 3), np.random.default_rng(3), dtype=np.float32)
-    again = init.he_normal((64, 32, 3, 3), seed=3, dtype=np.float32)
+    first = initializers.he_normal((64, 32, 3, 3), np.random.default_rng(3), dtype=np.float32)
+    again = initializers.he_normal((64, 32, 3, 3), seed=3, dtype=np.float32)
     assert first.dtype == np.float32
     np.testing.assert_array_equal(first, again)
-    assert init.xavier_uniform((10, 10), seed=0, dtype=np.float32).dtype == np.float32
-    assert not np.array_equal(init.he_normal((10, 10), seed=0), init.he_normal((10, 10), seed=1))
+    assert initializers.xavier_uniform((10, 10), seed=0, dtype=np.float32).dtype == np.float32
+    assert not np.array_equal(initializers.he_normal((10, 10), seed=0), initializers.he_normal((10, 10), seed=1))
 
 
 def test_draw_argument_errors():
     with pytest.raises(ValueError, match="either rng or seed"):
-        init.he_normal((3, 3), np.random.default_rng(0), seed=1)
+        initializers.he_normal((3, 3), np.random.default_rng(0), seed=1)
     with pytest.raises(ValueError, match="Generator"):
-        init.he_normal((3, 3), np.random.RandomState(0))
+        initializers.he_normal((3, 3), np.random.RandomState(0))
     with pytest.raises(ValueError, match="distribution"):
-        init.variance_scaling((3, 3), 1.0, distribution="cauchy")
+        initializers.variance_scaling((3, 3), 1.0, distribution="cauchy")
     with pytest.raises(ValueError, match="floating"):
-        init.he_normal((3, 3), dtype=np.int64)
+        initializers.he_normal((3, 3), dtype=np.int64)
 
 
 def test_forward_activations_matches_saitos_loop():
-    run = init.forward_activations("sigmoid", 1.0, n_layers=3, width=20, n_samples=50, seed=4)
+    run = experiments.forward_activations("sigmoid", 1.0, n_layers=3, width=20, n_samples=50, seed=4)
     rng = np.random.default_rng(4)
     a = rng.standard_normal((50, 20))
     assert np.array_equal(a, run.inputs)
@@ -103,27 +104,27 @@ def test_forward_activations_matches_saitos_loop():
 
 
 def test_forward_activations_float32():
-    run = init.forward_activations("tanh", "xavier", n_layers=2, width=10, n_samples=20, seed=0, dtype=np.float32)
+    run = experiments.forward_activations("tanh", "xavier", n_layers=2, width=10, n_samples=20, seed=0, dtype=np.float32)
     assert all(a.dtype == np.float32 for a in run.activations + run.preactivations + run.weights)
 
 
 def test_forward_activations_rejects():
     with pytest.raises(ValueError, match="activation"):
-        init.forward_activations("swish", 1.0, n_layers=1, width=3, n_samples=2)
+        experiments.forward_activations("swish", 1.0, n_layers=1, width=3, n_samples=2)
     with pytest.raises(ValueError, match="n_layers"):
-        init.forward_activations("relu", 1.0, n_layers=0)
+        experiments.forward_activations("relu", 1.0, n_layers=0)
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
 def test_gradient_flow_passes_a_gradient_check(activation):
-    run = init.forward_activations(activation, "xavier", n_layers=3, width=6, n_samples=5, seed=1)
-    flow = init.gradient_flow(run, seed=2)
+    run = experiments.forward_activations(activation, "xavier", n_layers=3, width=6, n_samples=5, seed=1)
+    flow = experiments.gradient_flow(run, seed=2)
     upstream = np.random.default_rng(2).standard_normal(run.activations[-1].shape) / 5
 
     def loss():
         a = run.inputs
         for weights in run.weights:
-            a = init._activate(activation, a @ weights)
+            a = experiments._activate(activation, a @ weights)
         return float(np.sum(upstream * a))
 
     for weights, grad in zip(run.weights, flow.weight_grads):
@@ -134,70 +135,70 @@ def test_gradient_flow_passes_a_gradient_check(activation):
 
 def test_layer_statistics_by_hand():
     layers = [np.array([[0.0, 0.005], [0.5, 1.0]]), np.array([[0.2, 0.995, 0.4, 0.6]])]
-    stats = init.layer_statistics(layers, low=0.0, high=1.0, margin=0.01)
+    stats = experiments.layer_statistics(layers, low=0.0, high=1.0, margin=0.01)
     np.testing.assert_allclose(stats["mean"], [1.505 / 4, 2.195 / 4])
     np.testing.assert_allclose(stats["std"], [np.std(layers[0]), np.std(layers[1])])
     np.testing.assert_allclose(stats["saturated"], [3 / 4, 1 / 4])
-    relu = init.layer_statistics([np.array([0.0, 0.0, 0.3, 2.0])], **init.saturation_bounds("relu"))
+    relu = experiments.layer_statistics([np.array([0.0, 0.0, 0.3, 2.0])], **experiments.saturation_bounds("relu"))
     assert relu["saturated"][0] == 0.5  # exact zeros count, small positive values do not
-    assert set(init.saturation_bounds("tanh")) == {"low", "high", "margin"}
+    assert set(experiments.saturation_bounds("tanh")) == {"low", "high", "margin"}
     with pytest.raises(ValueError):
-        init.saturation_bounds("gelu")
+        experiments.saturation_bounds("gelu")
 
 
 def test_second_moment_and_activation_std():
-    assert init.second_moment("relu", 3.0) == 1.5
-    assert init.second_moment("linear", 3.0) == 3.0
+    assert experiments.second_moment("relu", 3.0) == 1.5
+    assert experiments.second_moment("linear", 3.0) == 3.0
     # tanh(z) ≈ z for a tiny variance; sigmoid's E[y²] → 1/4 + Var/16 likewise
-    assert init.second_moment("tanh", 1e-6) == pytest.approx(1e-6, rel=1e-4)
-    assert init.second_moment("sigmoid", 1e-6) == pytest.approx(0.25 + 1e-6 / 16, rel=1e-6)
+    assert experiments.second_moment("tanh", 1e-6) == pytest.approx(1e-6, rel=1e-4)
+    assert experiments.second_moment("sigmoid", 1e-6) == pytest.approx(0.25 + 1e-6 / 16, rel=1e-6)
     # sharp tanh of a wide z: E[1 − tanh²] ≈ 2·pdf(0)/σ, the case a low-order Gauss–Hermite rule gets wrong
-    assert 1 - init.second_moment("tanh", 1e4) == pytest.approx(2 / (100 * math.sqrt(2 * math.pi)), rel=1e-3)
+    assert 1 - experiments.second_moment("tanh", 1e4) == pytest.approx(2 / (100 * math.sqrt(2 * math.pi)), rel=1e-3)
     samples = np.random.default_rng(0).normal(0, 2.0, 2_000_000)
     sigmoid = 1 / (1 + np.exp(-samples))
-    assert init.second_moment("sigmoid", 4.0) == pytest.approx(np.mean(sigmoid**2), rel=2e-3)
-    assert init.activation_std("tanh", 4.0) == pytest.approx(np.tanh(samples).std(), rel=2e-3)
-    assert init.activation_std("relu", 2.0) == pytest.approx(math.sqrt(1 - 1 / math.pi))
+    assert experiments.second_moment("sigmoid", 4.0) == pytest.approx(np.mean(sigmoid**2), rel=2e-3)
+    assert experiments.activation_std("tanh", 4.0) == pytest.approx(np.tanh(samples).std(), rel=2e-3)
+    assert experiments.activation_std("relu", 2.0) == pytest.approx(math.sqrt(1 - 1 / math.pi))
 
 
 def test_predicted_variance_recursion():
-    np.testing.assert_allclose(init.predicted_preactivation_variance("relu", "he", n_layers=4), [2, 2, 2, 2])
-    np.testing.assert_allclose(init.predicted_preactivation_variance("relu", "xavier", n_layers=3), [1, 0.5, 0.25])
-    np.testing.assert_allclose(init.predicted_preactivation_variance("relu", 0.01, n_layers=2, width=100),
+    np.testing.assert_allclose(experiments.predicted_preactivation_variance("relu", "he", n_layers=4), [2, 2, 2, 2])
+    np.testing.assert_allclose(experiments.predicted_preactivation_variance("relu", "xavier", n_layers=3), [1, 0.5, 0.25])
+    np.testing.assert_allclose(experiments.predicted_preactivation_variance("relu", 0.01, n_layers=2, width=100),
                                [0.01, 0.01 * 0.01 / 2])
-    assert init.predicted_activation_std("relu", "he", n_layers=3) == pytest.approx([math.sqrt(1 - 1 / math.pi)] * 3)
+    assert experiments.predicted_activation_std("relu", "he", n_layers=3) == pytest.approx([math.sqrt(1 - 1 / math.pi)] * 3)
 
 
 def test_saito_experiment_table_shape():
-    table = init.saito_experiment(seed=0, n_layers=3, width=10, n_samples=20, activations=("relu",), inits=("he",))
+    table = experiments.saito_experiment(seed=0, n_layers=3, width=10, n_samples=20, activations=("relu",), inits=("he",))
     assert set(table) == {("relu", "he")}
     assert {key: value.shape for key, value in table["relu", "he"].items()} == {
         "std": (3,), "saturated": (3,), "grad_norm": (3,)}
 
 
 def test_scheme_label():
-    assert init.scheme_label("he") == "He √(2/n)" and init.scheme_label(0.01) == "std=0.01"
+    assert initializers.scheme_label("he") == "He √(2/n)" and initializers.scheme_label(0.01) == "std=0.01"
     with pytest.raises(ValueError):
-        init.scheme_label("lecun")
+        initializers.scheme_label("lecun")
 
 
 def test_figures_build():
     import matplotlib.pyplot as plt
 
-    fig = init.histogram_grid(0, activations=("relu", "sigmoid"), inits=("he", 0.01, 1.0), n_layers=2)
+    fig = experiments.histogram_grid(0, activations=("relu", "sigmoid"), inits=("he", 0.01, 1.0), n_layers=2)
     assert len(fig.axes) == 6
     assert "exactly 0: " in fig.axes[0].texts[0].get_text()   # ReLU panels state the fraction of zeros
     assert "saturated: " in fig.axes[3].texts[0].get_text()
     plt.close(fig)
-    fig = init.explorer_figure("tanh", 0.5, depth=7, width=20)
+    fig = experiments.explorer_figure("tanh", 0.5, depth=7, width=20)
     assert len(fig.axes) == 6  # 5 histograms + the std profile
     plt.close(fig)
-    fig = init.explorer_figure("relu", 0.01, depth=20, width=10)  # values underflow towards 0: still drawn
+    fig = experiments.explorer_figure("relu", 0.01, depth=20, width=10)  # values underflow towards 0: still drawn
     plt.close(fig)
 
 
 def test_explorer_redraws_on_change():
-    widget = init.explorer("relu", "he", depth=3, width=20)
+    widget = experiments.explorer("relu", "he", depth=3, width=20)
     output = widget.children[-1]
     controls = widget.children[0].children
     depth_slider = controls[1].children[0]
@@ -210,7 +211,7 @@ def test_explorer_redraws_on_change():
 
 
 def test_explorer_custom_std_slider_is_live_only_for_a_custom_scheme():
-    widget = init.explorer("relu", "he", depth=3, width=20)
+    widget = experiments.explorer("relu", "he", depth=3, width=20)
     scheme_box, custom_std = widget.children[0].children[0].children[1:3]
     assert custom_std.disabled
     scheme_box.value = "custom"

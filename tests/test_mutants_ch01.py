@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from lib.checks import optimizers as checks
+from lib.checks import ch01_optimizers as checks
 from lib.checks.core import ExerciseFailure
 
 

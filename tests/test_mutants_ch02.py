@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from lib.checks import initialization as checks
+from lib.checks import ch02_initialization as checks
 from lib.checks.core import ExerciseFailure
 
 

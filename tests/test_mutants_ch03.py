@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from lib.checks import batchnorm as checks
+from lib.checks import ch03_batchnorm as checks
 from lib.checks.core import ExerciseFailure
 
 

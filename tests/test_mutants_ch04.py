@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from lib.checks import regularization as checks
+from lib.checks import ch04_regularization as checks
 from lib.checks.core import ExerciseFailure
 
 

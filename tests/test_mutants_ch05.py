@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from lib.checks import hyperparameters as checks
+from lib.checks import ch05_hyperparameter_search as checks
 from lib.checks.core import ExerciseFailure
 
 

@@ -2,7 +2,7 @@
 
 import nbformat
 
-from lib.notebooks import _coalesce_streams, execute_notebook
+from lib.course.notebooks import _coalesce_streams, execute_notebook
 
 
 def test_consecutive_prints_become_one_stream_output():

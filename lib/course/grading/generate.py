@@ -1,7 +1,7 @@
 """Generate the student notebooks ``exercises/`` from the masters ``solutions/``.
 
-    python -m lib.grading.generate            # rewrite exercises/ from solutions/
-    python -m lib.grading.generate --check    # exit 1, listing the files, if exercises/ is out of sync
+    python -m lib.course.grading.generate            # rewrite exercises/ from solutions/
+    python -m lib.course.grading.generate --check    # exit 1, listing the files, if exercises/ is out of sync
 
 Per master: each solution region becomes ``raise NotImplementedError("<id>: …")`` at the region's
 indentation, hidden-test regions disappear, outputs and execution counts are cleared, run-time
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import nbformat
 
-from lib.grading.notebook_format import Master, MasterFormatError, read_masters, role_of, student_source
+from lib.course.grading.notebook_format import Master, MasterFormatError, read_masters, role_of, student_source
 
-ROOT = Path(__file__).resolve().parents[2]
+from lib.course import ROOT
 KEPT_CELL_METADATA = ("course", "tags", "editable", "deletable", "jupyter", "slideshow")
 
 
@@ -85,7 +85,7 @@ def generate(solutions_dir: Path, exercises_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.grading.generate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m lib.course.grading.generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only report whether exercises/ is in sync")
     parser.add_argument("--solutions", type=Path, default=ROOT / "solutions", help="masters (default: solutions/)")
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             for problem in problems:
                 print(problem, file=sys.stderr)
             if problems:
-                print("Run `python -m lib.grading.generate` to regenerate exercises/.", file=sys.stderr)
+                print("Run `python -m lib.course.grading.generate` to regenerate exercises/.", file=sys.stderr)
                 return 1
             print(f"{args.exercises} is in sync with {args.solutions}.")
             return 0

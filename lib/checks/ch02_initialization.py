@@ -1,6 +1,6 @@
 """Checks for chapter 2's exercises (weight initialization).
 
-``init-fans``    ``compute_fans(shape) -> (fan_in, fan_out)``
+``init-fans``    ``initializers.compute_fans(shape) -> (fan_in, fan_out)``
 ``init-xavier``  ``xavier_normal(shape, rng, mode="fan_in", dtype=np.float64)``
 ``init-he``      ``he_normal(shape, rng, mode="fan_in", dtype=np.float64)``
 ``init-stats``   ``layer_statistics(activations, low, high, margin) -> {"mean", "std", "saturated"}``
@@ -20,7 +20,8 @@ import math
 import numpy as np
 
 from lib.checks.core import call_student, expect_array, expect_scalar, fail, passed
-from lib import initialization as reference
+from lib.chapters.ch02_initialization import experiments as reference
+from lib import initializers
 
 __all__ = ["check_fans", "check_xavier", "check_he", "check_layer_statistics", "check_prediction",
            "PREDICTION_ANSWER"]
@@ -36,11 +37,11 @@ def _receptive(shape):
 _FAN_BUGS = {
     "fan_in and fan_out are swapped (for a 2-D weight (D, M) used as x @ W, fan_in = D = shape[0]; "
     "for a conv weight (out, in, kh, kw), fan_in = in·kh·kw)":
-        lambda s: tuple(reversed(reference.compute_fans(s))),
+        lambda s: tuple(reversed(initializers.compute_fans(s))),
     "the kernel size is ignored: a conv weight (out, in, kh, kw) has fan_in = in·kh·kw, not in":
         lambda s: (s[1], s[0]) if len(s) > 2 else (s[0], s[1]),
     "a 2-D weight is read in PyTorch's (out, in) order; this course's Affine computes x @ W, so W is (fan_in, fan_out)":
-        lambda s: (s[1], s[0]) if len(s) == 2 else reference.compute_fans(s),
+        lambda s: (s[1], s[0]) if len(s) == 2 else initializers.compute_fans(s),
     "the fans use the total number of weights (np.prod(shape)) instead of the inputs/outputs of one unit":
         lambda s: (math.prod(s), math.prod(s)),
     "a conv weight's axes are read as (in, out, kh, kw); this course (like PyTorch) stores (out, in, kh, kw)":
@@ -49,7 +50,7 @@ _FAN_BUGS = {
 
 
 def check_fans(compute_fans, *, hidden: bool = False) -> None:
-    """``compute_fans(shape)`` for dense and conv-style shapes, compared exactly."""
+    """``initializers.compute_fans(shape)`` for dense and conv-style shapes, compared exactly."""
     exercise = "init-fans"
     shapes = FAN_SHAPES + (HIDDEN_FAN_SHAPES if hidden else [])
     answers = {}
@@ -64,14 +65,14 @@ def check_fans(compute_fans, *, hidden: bool = False) -> None:
         if any(float(value) != int(value) for value in got):
             fail(exercise, f"compute_fans({shape}) should return whole numbers, got {got!r:.80}.")
         answers[shape] = pair
-    wrong = {shape: pair for shape, pair in answers.items() if pair != reference.compute_fans(shape)}
+    wrong = {shape: pair for shape, pair in answers.items() if pair != initializers.compute_fans(shape)}
     if wrong:
         shape, pair = next(iter(wrong.items()))
         for diagnosis, bug in _FAN_BUGS.items():
             if all(answers[s] == tuple(bug(s)) for s in answers):
-                fail(exercise, f"compute_fans({shape}) returned {pair}, expected {reference.compute_fans(shape)}. "
+                fail(exercise, f"compute_fans({shape}) returned {pair}, expected {initializers.compute_fans(shape)}. "
                                f"Likely bug: {diagnosis}.")
-        fail(exercise, f"compute_fans({shape}) returned {pair}, expected {reference.compute_fans(shape)} "
+        fail(exercise, f"compute_fans({shape}) returned {pair}, expected {initializers.compute_fans(shape)} "
                        f"(2-D (D, M): fan_in = D, fan_out = M; conv (out, in, *kernel): fan_in = in·prod(kernel), "
                        f"fan_out = out·prod(kernel)).")
     passed(exercise, f"{len(shapes)} shapes, dense and convolutional")
@@ -89,7 +90,7 @@ STD_RTOL = 0.02
 
 def _candidate_stds(shape, mode: str, gain: float) -> dict[str, float]:
     """What a known mistake makes the std of a weight of ``shape`` (``gain`` = 1 Xavier, 2 He)."""
-    fan_in, fan_out = reference.compute_fans(shape)
+    fan_in, fan_out = initializers.compute_fans(shape)
     fans = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}
     n = fans[mode]
     name = "He" if gain == 2 else "Xavier"
@@ -138,7 +139,7 @@ def _check_draw(exercise, func, name, shape, mode, gain, dtype, seed, pass_mode=
     if std == 0:
         fail(exercise, f"{call}: every weight is {values[0]:.4g} — a constant init makes all units identical; "
                        f"draw random numbers.")
-    fan_in, fan_out = reference.compute_fans(shape)
+    fan_in, fan_out = initializers.compute_fans(shape)
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
     expected = math.sqrt(gain / n)
     expect_scalar(exercise, f"{call}: std of the weights", std, expected, rtol=STD_RTOL, atol=0,

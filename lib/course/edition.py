@@ -1,8 +1,8 @@
 """Build the static HTML edition of the course: every chapter notebook, executed, one page each, and an
 index page linking them in order.
 
-    python -m lib.edition --out html                # executes every chapter afresh (a minute or two)
-    python -m lib.edition --out html --no-execute   # converts the committed, executed notebooks (seconds)
+    python -m lib.course.edition --out html                # executes every chapter afresh (a minute or two)
+    python -m lib.course.edition --out html --no-execute   # converts the committed, executed notebooks (seconds)
 
 Then open ``html/index.html``. Each chapter runs top to bottom in a fresh kernel on a temporary copy (the
 notebooks in the repository are left as they are) and is converted with nbconvert's ``HTMLExporter``
@@ -33,7 +33,7 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-from lib.notebooks import ROOT, execute_notebook
+from lib.course.notebooks import ROOT, execute_notebook
 
 CHAPTERS = ROOT / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -354,7 +354,7 @@ def build_edition(out: Path, notebooks: list[Path] | None = None, *, execute: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.edition", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m lib.course.edition", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="folder to write the edition into")
     parser.add_argument("--no-execute", dest="execute", action="store_false",

@@ -37,7 +37,7 @@ from jupyter_core.utils import ensure_event_loop, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from lib.notebooks import kernel_environment
+from lib.course.notebooks import kernel_environment
 
 PROBE_TIMEOUT = 5
 DEFAULT_MEMORY_LIMIT_GB = 4.0

@@ -1,7 +1,7 @@
 """The instructor's grader: a folder of submitted exercise notebooks in, a grade sheet and one
 feedback file per student out.
 
-    python -m lib.grading.grade SUBMISSIONS_DIR --masters solutions --out grading-output \\
+    python -m lib.course.grading.grade SUBMISSIONS_DIR --masters solutions --out grading-output \\
         [--timeout 60] [--jobs N] [--memory-limit 4]
 
 Layout: ``SUBMISSIONS_DIR/<student>/…/NN_topic.ipynb`` (one folder per student, any depth; folders
@@ -18,13 +18,13 @@ Per submission, on a copy in a temporary folder (the submitted file is only read
 1. every check cell comes from the master, matched by exercise id (and cell id when several
    checks share an exercise): edited ones are restored, deleted ones re-inserted after that
    exercise's last cell in master order, hidden tests added back; points come from the master only;
-2. the cells run in order in one kernel (see :mod:`lib.grading.runner`): a check passes only if
+2. the cells run in order in one kernel (see :mod:`lib.course.grading.runner`): a check passes only if
    the kernel's execute reply says ``ok`` — output text is never consulted, so silencing
    tracebacks cannot turn a failure into a pass, and a warning on stderr is just a warning;
 3. a timeout, a dead kernel, an exception, a NaN or a wrong shape scores that exercise 0 with the
    check's message as the reason, and grading goes on with the other exercises and students.
 
-Why nbclient rather than nbval: see :mod:`lib.grading.runner` (reply status, per-cell timeout,
+Why nbclient rather than nbval: see :mod:`lib.course.grading.runner` (reply status, per-cell timeout,
 immediate dead-kernel detection, restart and replay under our control).
 """
 
@@ -45,10 +45,10 @@ from pathlib import Path
 
 import nbformat
 
-from lib.grading.notebook_format import CheckCell, Master, course_metadata, read_masters
-from lib.grading.runner import DEFAULT_MEMORY_LIMIT_GB, CellRun, run_cells, sanitize
+from lib.course.grading.notebook_format import CheckCell, Master, course_metadata, read_masters
+from lib.course.grading.runner import DEFAULT_MEMORY_LIMIT_GB, CellRun, run_cells, sanitize
 
-ROOT = Path(__file__).resolve().parents[2]
+from lib.course import ROOT
 REASON_LINES = 6
 REASON_CHARS = 700
 
@@ -382,7 +382,7 @@ def grade_folder(submissions: Path, masters_dir: Path, out: Path, *, timeout: fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.grading.grade", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m lib.course.grading.grade", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submissions", type=Path, help="folder of submissions (one sub-folder per student)")
     parser.add_argument("--masters", type=Path, default=ROOT / "solutions", help="master notebooks (default: solutions/)")

@@ -1,7 +1,7 @@
 """Execute notebooks in a fresh kernel of this interpreter and save them with their outputs.
 
-    python -m lib.notebooks execute                 # every chapter notebook and every solution
-    python -m lib.notebooks execute notebooks/01_optimizers.ipynb
+    python -m lib.course.notebooks execute                 # every chapter notebook and every solution
+    python -m lib.course.notebooks execute notebooks/01_optimizers.ipynb
 
 Chapter notebooks (and solution masters) are committed executed so their figures show wherever the
 repository is browsed; this is the one command that refreshes them.
@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
+from lib.course import ROOT
 DEFAULT_TARGETS = ("notebooks", "solutions")
 
 
@@ -101,7 +101,7 @@ def find_notebooks(targets: list[str]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.notebooks", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m lib.course.notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     execute = commands.add_parser("execute", help="re-execute notebooks and save their outputs")

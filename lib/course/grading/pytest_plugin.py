@@ -1,6 +1,6 @@
 """pytest plugin: nbval runs of exercise notebooks report by exercise.
 
-Loaded with ``-p lib.grading.pytest_plugin`` (the project's pytest options do this), it changes
+Loaded with ``-p lib.course.grading.pytest_plugin`` (the project's pytest options do this), it changes
 how nbval's cell items are named and reported, nothing else about how they run:
 
 - a check cell's test is named after its exercise (``exercises/01_optimizers.ipynb::opt-sgd``),
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.grading.notebook_format import course_metadata
+from lib.course.grading.notebook_format import course_metadata
 
 _STATE_KEY = pytest.StashKey[dict]()    # on the config: what the summary needs
 _REPLY_KEY = pytest.StashKey[dict]()    # on a cell item: the content of its execute reply
