@@ -45,7 +45,7 @@ def test_student_code_gets_copies_and_cannot_alter_the_reference():
     (np.zeros(2), r"expected shape \(3,\), got \(2,\)"),
     (np.zeros(3, dtype=np.float32), "expected dtype float64, got float32"),
     (np.array([0.0, np.nan, 0.0]), "contains NaN or inf"),
-    (np.array([1.0, 2.0, 4.0]), r"largest difference 1"),
+    (np.array([1.0, 2.0, 4.0]), r"1 of 3 entries are wrong, the first at index 2"),
 ])
 def test_expect_array_checks_type_shape_dtype_finiteness_then_value(got, message):
     with pytest.raises(ExerciseFailure, match=message):
@@ -73,3 +73,36 @@ def test_expect_scalar_accepts_numpy_scalars_and_names_known_mistakes():
 def test_passed_prints_one_line(capsys):
     passed("opt-sgd", "3 steps")
     assert capsys.readouterr().out == "✓ opt-sgd: passed — 3 steps\n"
+
+
+class _Spy(float):
+    """A float that records every comparison, as a student object reading the checker's values would."""
+    seen: list = []
+
+    def __eq__(self, other):
+        _Spy.seen.append(other)
+        return True
+
+    __hash__ = float.__hash__
+
+
+def test_messages_never_show_the_expected_value_and_subclasses_are_refused():
+    expected = np.array([0.125, 0.25, 0.375])
+    with pytest.raises(ExerciseFailure) as failure:
+        expect_array("ex", "result", expected + 0.5, expected)
+    assert "0.125" not in str(failure.value) and "0.375" not in str(failure.value)
+    with pytest.raises(ExerciseFailure) as failure:
+        expect_scalar("ex", "x", 0.9, 0.825645)
+    assert "0.8256" not in str(failure.value) and "too large" in str(failure.value)
+    with pytest.raises(ExerciseFailure, match="expected a number, got _Spy"):
+        expect_scalar("ex", "x", _Spy(0.5), 0.5)
+    with pytest.raises(ExerciseFailure, match="expected a numpy array, got _Spy"):
+        expect_array("ex", "x", _Spy(0.5), np.array(0.5))
+    assert _Spy.seen == []
+
+
+def test_answer_digest_is_salted_by_exercise():
+    from lib.checks.core import answer_digest
+    assert answer_digest("ex-a", " B ") == answer_digest("ex-a", "b")
+    assert answer_digest("ex-a", "b") != answer_digest("ex-b", "b")
+    assert "b" not in answer_digest("ex-a", "b")[:0]  # a hex digest, not the answer

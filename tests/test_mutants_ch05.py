@@ -227,7 +227,7 @@ def narrow_clipped(values, scores, top_k, margin):
     (narrow_no_margin, "no margin"),
     (narrow_exponents, "returned log10 of the bounds"),
     (narrow_off_by_one, "top_k - 1"),
-    (narrow_clipped, "expected .*got"),
+    (narrow_clipped, "got .* which is too small"),
     (lambda v, s, k, m: None, "got None"),
 ])
 def test_wrong_narrowing_fails(narrow, match):

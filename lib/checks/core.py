@@ -9,6 +9,7 @@ When the student's answer matches what a known mistake would produce, the messag
 from __future__ import annotations
 
 import copy
+import hashlib
 import traceback
 
 import numpy as np
@@ -48,10 +49,48 @@ def call_student(exercise: str, what: str, func, *args, **kwargs):
         fail(exercise, f"{what} raised {type(error).__name__}: {error} (at line {last.lineno}: `{(last.line or '').strip()}`).")
 
 
+# Exact types a check accepts as numbers: a subclass of float or ndarray could run code when compared,
+# converted or printed (and read the checker's frames), so only these built-in types are trusted.
+SCALAR_TYPES = (float, int, np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
+                np.uint64, np.uint32, np.uint16, np.uint8)
+
+
+def answer_digest(exercise: str, answer: str) -> str:
+    """A salted digest of a short answer (a choice letter, a word), so answer keys are not plain text.
+
+    Keys are stored as digests and compared as digests; the salt is the exercise id, so one digest
+    cannot be looked up across exercises.
+    """
+    return hashlib.sha256(f"{exercise}:{answer.strip().lower()}".encode()).hexdigest()
+
+
 def _describe(array: np.ndarray) -> str:
     flat = np.asarray(array).ravel()
     shown = np.array2string(flat[:6], precision=6, separator=", ")
     return shown[:-1] + ", …]" if flat.size > 6 else shown
+
+
+def _trusted_array(exercise: str, what: str, got) -> np.ndarray:
+    """``got`` as a plain ndarray, or a failure: only exact ndarrays and built-in numbers are read."""
+    if got is None:
+        fail(exercise, f"{what}: got None — did you forget to `return` the result?")
+    if type(got) is np.ndarray:
+        if got.dtype.kind not in "fiu":
+            fail(exercise, f"{what}: expected an array of numbers, got dtype {got.dtype}.")
+        return got
+    if type(got) in SCALAR_TYPES:
+        return np.asarray(got)
+    fail(exercise, f"{what}: expected a numpy array, got {type(got).__name__}.")
+
+
+def _where_wrong(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str:
+    wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol)
+    count = int(wrong.sum())
+    if got.ndim == 0:
+        return "the value is wrong"
+    first = tuple(int(i) for i in np.argwhere(wrong)[0])
+    index = first[0] if len(first) == 1 else first
+    return f"{count} of {got.size} entries are wrong, the first at index {index}"
 
 
 def expect_array(exercise: str, what: str, got, expected, *, rtol: float = 1e-6, atol: float = 1e-9,
@@ -59,14 +98,11 @@ def expect_array(exercise: str, what: str, got, expected, *, rtol: float = 1e-6,
     """Fail unless ``got`` matches ``expected`` in type, shape, dtype and value.
 
     ``likely_bugs`` maps a diagnosis (e.g. "did you skip bias correction?") to the value that
-    mistake would produce; when ``got`` matches one of them, the message names that bug.
+    mistake would produce; when ``got`` matches one of them, the message names that bug. A message
+    shows what the student's code returned and where it is wrong, never the expected value.
     """
     expected = np.asarray(expected)
-    if got is None:
-        fail(exercise, f"{what}: got None — did you forget to `return` the result?")
-    if not isinstance(got, (np.ndarray, np.generic, float, int)):
-        fail(exercise, f"{what}: expected a numpy array, got {type(got).__name__}.")
-    got_array = np.asarray(got)
+    got_array = _trusted_array(exercise, what, got)
     if got_array.shape != expected.shape:
         fail(exercise, f"{what}: expected shape {expected.shape}, got {got_array.shape}.")
     if check_dtype and got_array.dtype != expected.dtype:
@@ -79,27 +115,24 @@ def expect_array(exercise: str, what: str, got, expected, *, rtol: float = 1e-6,
     for diagnosis, wrong in (likely_bugs or {}).items():
         wrong = np.asarray(wrong)
         if wrong.shape == got_array.shape and np.allclose(got_array, wrong, rtol=rtol, atol=atol):
-            fail(exercise, f"{what}: expected {_describe(expected)}, got {_describe(got_array)}. "
-                           f"Likely bug: {diagnosis}")
-    error = np.max(np.abs(got_array - expected))
-    fail(exercise, f"{what}: expected {_describe(expected)}, got {_describe(got_array)} "
-                   f"(largest difference {error:.3g}).")
+            fail(exercise, f"{what}: got {_describe(got_array)}, which is wrong. Likely bug: {diagnosis}")
+    fail(exercise, f"{what}: got {_describe(got_array)}; "
+                   f"{_where_wrong(got_array, expected, rtol, atol)}.")
 
 
 def expect_scalar(exercise: str, what: str, got, expected: float, *, rtol: float = 1e-6, atol: float = 1e-9,
                   likely_bugs: dict[str, float] | None = None) -> None:
-    """Like :func:`expect_array` for a single number (any real type, including numpy scalars)."""
-    try:
-        if isinstance(got, (str, bytes, bool)):  # float("0.5") and float(True) would pass silently
-            raise TypeError
-        value = float(got)
-    except (TypeError, ValueError):
-        fail(exercise, f"{what}: expected a number, got {type(got).__name__} ({got!r:.60}).")
+    """Like :func:`expect_array` for a single number of a built-in or numpy type (never a bool or a
+    string, which ``float()`` would quietly accept). The message never shows the expected value."""
+    if type(got) not in SCALAR_TYPES and not (type(got) is np.ndarray and got.shape == () and got.dtype.kind in "fiu"):
+        fail(exercise, f"{what}: expected a number, got {type(got).__name__}.")
+    value = float(np.asarray(got))
     if not np.isfinite(value):
-        fail(exercise, f"{what}: got {value}, expected {expected:.6g}.")
+        fail(exercise, f"{what}: got {value}, which is not a finite number.")
     if np.isclose(value, expected, rtol=rtol, atol=atol):
         return
     for diagnosis, wrong in (likely_bugs or {}).items():
         if np.isclose(value, wrong, rtol=rtol, atol=atol):
-            fail(exercise, f"{what}: expected {expected:.6g}, got {value:.6g}. Likely bug: {diagnosis}")
-    fail(exercise, f"{what}: expected {expected:.6g}, got {value:.6g}.")
+            fail(exercise, f"{what}: got {value:.6g}, which is wrong. Likely bug: {diagnosis}")
+    direction = "too large" if value > expected else "too small"
+    fail(exercise, f"{what}: got {value:.6g}, which is {direction}.")
