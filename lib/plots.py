@@ -197,13 +197,28 @@ def animation_html(fig, update: Callable[[int], object], frames: int, *, interva
     from IPython.display import HTML
 
     movie = animation.FuncAnimation(fig, update, frames=frames, interval=interval, blit=False)
-    html = movie.to_jshtml(default_mode="once")
+    html = offline_player_html(movie.to_jshtml(default_mode="once"))
     plt.close(fig)
     # The player's element id is a random uuid; one derived from the frames keeps re-executed notebooks stable.
     for random_id in set(re.findall(r"_anim_img([0-9a-f]{32})", html)):
         stable_id = hashlib.sha1(html.replace(random_id, "").encode()).hexdigest()[:32]
         html = html.replace(random_id, stable_id)
     return HTML(html)
+
+
+# matplotlib's player draws its buttons with an icon font fetched from a CDN: offline, or wherever the
+# stylesheet is blocked, the buttons are blank. Plain symbols need nothing from the network.
+_PLAYER_ICONS = {"fa fa-minus": "−", "fa fa-plus": "+", "fa fa-fast-backward": "⇤", "fa fa-step-backward": "‹",
+                 "fa fa-play fa-flip-horizontal": "◀", "fa fa-pause": "❚❚", "fa fa-play": "▶",
+                 "fa fa-step-forward": "›", "fa fa-fast-forward": "⇥"}
+
+
+def offline_player_html(html: str) -> str:
+    """``html`` with every animation player's icon-font link removed and its icons drawn as symbols."""
+    html = re.sub(r'<link\b[^>]*font-awesome[^>]*>', "", html)
+    return re.sub(r'<i class="(fa [^"]+)"></i>',
+                  lambda match: f'<span class="course-player-icon">{_PLAYER_ICONS.get(match.group(1), "·")}</span>',
+                  html)
 
 
 def figure_png_base64(fig, dpi: float | None = None) -> str:

@@ -17,6 +17,7 @@ run. The server and every kernel it started are stopped in a finalizer, also whe
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -222,7 +223,12 @@ def test_chapter_control_redraws_its_figure(page, lab, screenshots, notebook):
 
 
 def test_html_edition_index_and_a_chapter_render(page, screenshots, tmp_path):
+    """The edition read offline: every request leaving the page is refused, yet the figures, the
+    formulas (MathML, drawn natively) and the animation player's buttons all show."""
     published = build_edition(tmp_path / "html", execute=False)
+    blocked = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+               else (blocked.append(route.request.url), route.abort()))
     page.goto((tmp_path / "html" / "index.html").as_uri(), wait_until="domcontentloaded")
     links = page.locator("ol.chapters a")
     assert [links.nth(i).inner_text() for i in range(links.count())] == [chapter.title for chapter in published]
@@ -240,3 +246,18 @@ def test_html_edition_index_and_a_chapter_render(page, screenshots, tmp_path):
     if fallback.count():
         fallback.first.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / f"edition-{Path(chapter.page).stem}.png"))
+
+    for chapter in published:
+        page.goto((tmp_path / "html" / chapter.page).as_uri(), wait_until="load")
+        # drawn formulas: MathML boxes with a real size; no TeX source left in the text
+        boxes = page.eval_on_selector_all("math", "nodes => nodes.map(n => n.getBoundingClientRect().width)")
+        assert boxes and min(boxes) > 0, f"{chapter.page}: {len(boxes)} formulas, widths {boxes[:5]}"
+        text = page.locator("main").inner_text() if page.locator("main").count() else page.inner_text("body")
+        prose = re.sub(r"\n.*?\n", "\n", text)
+        assert not re.search(r"\\(frac|partial|sqrt|leftarrow|eta|beta)\b|\$\$", prose), f"raw TeX on {chapter.page}"
+        page.locator("math[display=block]").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshots / f"edition-maths-{Path(chapter.page).stem}.png"))
+        if chapter.animations:
+            icons = page.locator(".course-player-icon")
+            assert icons.count() >= 9 and all(icons.nth(i).inner_text().strip() for i in range(9))
+    assert not blocked, f"the edition asked the network for {blocked[:3]}"

@@ -1,6 +1,6 @@
 """The static HTML edition (``python -m lib.course.edition --out DIR``): an index linking every chapter in order,
 one page per chapter with all its figures and animations, widgets replaced by their saved figure, no
-error output, and nothing fetched from a CDN except MathJax.
+error output, formulas as MathML, and nothing fetched from the network.
 
 The course-wide test converts the committed notebooks (``--no-execute``): they are committed executed,
 and the same test run executes each of them with nbval, so executing them a second time here would only
@@ -18,12 +18,11 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from lib.course.edition import build_edition, chapter_notebooks, notebook_title
+from lib.course.edition import (build_edition, chapter_notebooks, math_to_placeholders, notebook_title,
+                                placeholders_to_math)
 from lib.course.notebooks import ROOT, kernel_environment
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-ALLOWED_REMOTE = ("https://cdnjs.cloudflare.com/ajax/libs/mathjax/",          # formulas
-                  "https://maxcdn.bootstrapcdn.com/font-awesome/")           # icons of matplotlib's player
 
 
 def page_pngs(soup) -> list[str]:
@@ -102,7 +101,7 @@ def test_chapter_page_has_every_figure_and_no_error(edition, chapter):
 
     assert not error_texts(soup), error_texts(soup)
     assert not soup.find("script", type=re.compile("widget")), "a widget left for a (remote) widget manager"
-    remote = {url for url in remote_resources(soup) if not url.startswith(ALLOWED_REMOTE)}
+    remote = remote_resources(soup)
     assert not remote, f"{page.name} loads {remote}"
     navigation = {a["href"] for a in soup.select("nav.course-nav a")}
     assert "index.html" in navigation
@@ -182,3 +181,25 @@ def test_a_chapter_with_an_error_output_is_not_published(tmp_path):
     with pytest.raises(RuntimeError, match="09_small.ipynb has error output.*cell 1: ZeroDivisionError"):
         build_edition(tmp_path / "html", [path], execute=False)
     assert not (tmp_path / "html" / "09_small.html").exists()
+
+
+def test_formulas_become_mathml_and_code_and_escaped_dollars_stay():
+    formulas: list[str] = []
+    markdown = r"Rate $\eta_t$, cost \$5, code `$HOME`, and $$W \leftarrow W - \eta \frac{\partial L}{\partial W}$$"
+    tokens = math_to_placeholders(markdown, formulas)
+    assert len(formulas) == 2 and "$" not in tokens.replace(r"\$", "").replace("`$HOME`", "")
+    assert "`$HOME`" in tokens and r"\$5" in tokens
+    html = placeholders_to_math(tokens, formulas)
+    assert html.count("<math") == 2 and 'display="block"' in formulas[1] and "<mfrac>" in formulas[1]
+
+
+@pytest.mark.parametrize("chapter", [path.stem for path in chapter_notebooks()])
+def test_chapter_page_has_no_raw_tex(edition, chapter):
+    soup = BeautifulSoup((edition / f"{chapter}.html").read_text(encoding="utf-8"), "html.parser")
+    for node in soup.select(".jp-RenderedMarkdown"):
+        text = node.get_text(" ")
+        for code in node.find_all(["code", "pre"]):
+            text = text.replace(code.get_text(" "), "")
+        assert not re.search(r"\$[^$]*\\[a-zA-Z]+|\\(frac|partial|sum|sqrt)\b", text), text[:300]
+    assert soup.find("math") is not None
+    assert not re.search(r"COURSEMATH\d+Z", str(soup))

@@ -11,8 +11,11 @@ notebooks in the repository are left as they are) and is converted with nbconver
 A widget cannot move without a kernel, so every interactive control becomes its static fallback: the
 figure its ``Output`` showed in the saved widget state, with the controls' values it was drawn at, and a
 note that the controls are live in JupyterLab. (Embedding the live widget manager would mean loading
-it from a CDN, and the picture could still not be redrawn.) The pages load nothing from the network
-except MathJax, for the formulas; offline they show the LaTeX source instead.
+it from a CDN, and the picture could still not be redrawn.)
+
+The pages load nothing from the network. Formulas are converted from LaTeX to MathML when the edition
+is built (with ``latex2mathml``), and browsers draw MathML natively: no MathJax, no fonts, no script.
+The animation player's buttons use plain Unicode symbols instead of an icon font from a CDN.
 
 A chapter with an error output is never published: the build stops and names the cell.
 """
@@ -31,9 +34,11 @@ from pathlib import Path
 import jinja2
 import nbformat
 from nbconvert import HTMLExporter
+from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from lib.course.notebooks import ROOT, execute_notebook
+from lib.plots import offline_player_html
 
 CHAPTERS = ROOT / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -47,6 +52,7 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {% block data_png scoped %}
 <div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
 <img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
@@ -62,6 +68,8 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 .course-widget-fallback { border-left: 3px solid #4a90d9; padding: 0.25em 0 0.25em 0.75em; }
 .course-widget-note { font-style: italic; color: #555; margin: 0.25em 0 0.5em; }
 .course-widget-fallback img { max-width: 100%; }
+math { font-size: 1.1em; }
+math[display="block"] { margin: 0.6em 0; }
 </style>
 {% endblock extra_css %}
 {%- block body_header -%}
@@ -281,6 +289,51 @@ def _navigation(pages: list[tuple[str, str]], position: int) -> str:
             f'{link(position + 1, "{} →")}</nav>')
 
 
+# Display maths ($$…$$) first, then inline ($…$); code spans and fenced blocks are left alone, and so is
+# an escaped dollar (\$).
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+_MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<![\\\s])\$(?!\$)", re.S)
+_TOKEN = "COURSEMATH{:05d}Z"
+
+
+def math_to_placeholders(markdown: str, formulas: list[str]) -> str:
+    """Replace each formula in ``markdown`` with a token and append its MathML to ``formulas``.
+
+    The tokens pass through the Markdown renderer untouched; :func:`placeholders_to_math` puts the
+    MathML back into the HTML. (MathML written straight into Markdown would be re-read as Markdown:
+    an ``_`` or ``*`` inside a formula would turn into emphasis.)"""
+    def convert(match: re.Match) -> str:
+        display, inline = match.group(1), match.group(2)
+        latex = display if display is not None else inline
+        try:
+            mathml = latex_to_mathml(latex.strip(), display="block" if display is not None else "inline")
+        except Exception as error:  # an unsupported command: show the source rather than lose the page
+            mathml = f'<code class="course-math-error" title="{html.escape(str(error))}">{html.escape(latex)}</code>'
+        formulas.append(mathml)
+        return _TOKEN.format(len(formulas) - 1)
+
+    pieces, last = [], 0
+    for code in _CODE.finditer(markdown):
+        pieces.append(_MATH.sub(convert, markdown[last:code.start()]))
+        pieces.append(code.group(0))
+        last = code.end()
+    pieces.append(_MATH.sub(convert, markdown[last:]))
+    return "".join(pieces)
+
+
+def placeholders_to_math(body: str, formulas: list[str]) -> str:
+    return re.sub(r"COURSEMATH(\d{5})Z", lambda match: formulas[int(match.group(1))], body)
+
+
+def render_math(notebook) -> list[str]:
+    """Turn every markdown cell's formulas into tokens; return the MathML for the tokens, in order."""
+    formulas: list[str] = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = math_to_placeholders(cell.source, formulas)
+    return formulas
+
+
 def _exporter() -> HTMLExporter:
     return HTMLExporter(template_name="lab", extra_loaders=[jinja2.DictLoader({"course_edition.html.j2": TEMPLATE})],
                         template_file="course_edition.html.j2")
@@ -337,9 +390,11 @@ def build_edition(out: Path, notebooks: list[Path] | None = None, *, execute: bo
     for position, ((path, notebook, seconds), (page, title)) in enumerate(zip(loaded, pages)):
         widgets = replace_widgets(notebook)
         describe_figures(notebook)
+        formulas = render_math(notebook)
         notebook.metadata["title"] = title
         body, _ = exporter.from_notebook_node(
             notebook, resources={"metadata": {"name": title}, "course_nav": _navigation(pages, position)})
+        body = offline_player_html(placeholders_to_math(body, formulas))
         (out / page).write_text(body, encoding="utf-8")
         published.append(ChapterPage(path, page, title, count_figures(notebook), count_animations(notebook),
                                      widgets, seconds))
