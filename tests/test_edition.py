@@ -118,17 +118,18 @@ def test_chapter_pages_link_to_their_neighbours(edition):
 
 # --- the execution path, on a notebook small enough to run in a second or two --------------------------
 
+# The pattern every chapter's control uses: the figure goes into the Output widget's state.
 WIDGET_CELL = '''\
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import display
+from lib.plots import show_in_output
 
 slider = widgets.IntSlider(value=3, min=1, max=9, description="frequency")
 output = widgets.Output()
-with output:
-    fig, ax = plt.subplots(figsize=(3, 2), dpi=60)
-    ax.plot([(i * slider.value) % 5 for i in range(20)])
-    plt.show()
+fig, ax = plt.subplots(figsize=(3, 2), dpi=60)
+ax.plot([(i * slider.value) % 5 for i in range(20)])
+show_in_output(output, fig)
 display(widgets.VBox([slider, output]))'''
 
 
