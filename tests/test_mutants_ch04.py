@@ -454,15 +454,8 @@ def test_the_answer_key_is_not_stored_in_plain_text():
     assert answer_digest("reg-diagnose", "b") == checks._DIAGNOSIS_KEY
 
 
-class InvertedFix(checks.BrokenDropout):
-    def forward(self, x, train_flg=True):
-        if not train_flg:
-            return x
-        self.mask = self.rng.random(x.shape) >= self.dropout_ratio
-        return x * self.mask / (1.0 - self.dropout_ratio)
-
-    def backward(self, dout):
-        return dout * self.mask / (1.0 - self.dropout_ratio)
+class InvertedFix(DropoutBoolMask):
+    """The inverted layer of reg-dropout is also the fix of reg-diagnose-fix."""
 
 
 class InvertedScaleStored:
