@@ -357,3 +357,167 @@ def test_unimplemented_exercises_fail_clearly():
         expect_failure(check, stub, match="not implemented yet")
     expect_failure(checks.check_l2_consistency, stub, stub, match="not implemented yet")
     expect_failure(checks.check_dropout, stub, match="not implemented yet")
+
+
+# --------------------------------------------------------------------------- reg-choose-lambda
+
+def choose_argmax(data, candidates, fit):
+    x_val, t_val = data.validation
+    scores = [fit(lam).accuracy(x_val, t_val) for lam in candidates]
+    return candidates[int(np.argmax(scores))]
+
+
+def choose_by_predictions(data, candidates, fit):
+    x_val, t_val = data.validation
+    best, best_score = None, -1.0
+    for lam in candidates:
+        score = np.mean(fit(lam).predict(x_val).argmax(axis=1) == t_val)
+        if score > best_score:
+            best, best_score = lam, score
+    return best
+
+
+def choose_on_test(data, candidates, fit):
+    x_test, t_test = data.test
+    return max(candidates, key=lambda lam: fit(lam).accuracy(x_test, t_test))
+
+
+def choose_on_train(data, candidates, fit):
+    x_train, t_train = data.train
+    return max(candidates, key=lambda lam: fit(lam).accuracy(x_train, t_train))
+
+
+def choose_argmin(data, candidates, fit):
+    x_val, t_val = data.validation
+    return min(candidates, key=lambda lam: fit(lam).accuracy(x_val, t_val))
+
+
+def choose_retraining(data, candidates, fit):
+    x_val, t_val = data.validation
+    best = max(candidates, key=lambda lam: fit(lam).accuracy(x_val, t_val))
+    fit(best)  # trains the winner again: over budget
+    return best
+
+
+def choose_index(data, candidates, fit):
+    x_val, t_val = data.validation
+    return int(np.argmax([fit(lam).accuracy(x_val, t_val) for lam in candidates])) + 10
+
+
+def choose_test_through_dict(data, candidates, fit):
+    x_test, t_test = vars(data)["_splits"]["test"]
+    return max(candidates, key=lambda lam: fit(lam).accuracy(x_test, t_test))
+
+
+@pytest.mark.parametrize("choose", [choose_argmax, choose_by_predictions])
+def test_correct_choices_pass(choose):
+    checks.check_choose_lambda(choose)
+
+
+@pytest.mark.parametrize("choose, match", [
+    (choose_on_test, "read the test split"),
+    (choose_test_through_dict, "read the test split"),
+    (choose_on_train, "TRAINING split"),
+    (choose_argmin, "LOWEST validation accuracy"),
+    (choose_retraining, "budget is one training run per candidate"),
+    (choose_index, "must return one of the candidates"),
+])
+def test_wrong_choices_fail(choose, match):
+    expect_failure(checks.check_choose_lambda, choose, match=match)
+
+
+# --------------------------------------------------------------------------- reg-diagnose, reg-diagnose-fix
+
+@pytest.mark.parametrize("answer", ["b", " B "])
+def test_the_right_diagnosis_passes(answer):
+    checks.check_diagnosis(answer)
+
+
+@pytest.mark.parametrize("answer, match", [
+    ("a", "learning rate that is too large"),
+    ("c", "evaluation is deterministic"),
+    ("d", "overfitting means"),
+    ("e", "one of the letters"),
+    (2, "one of the letters"),
+])
+def test_wrong_diagnoses_fail_with_their_own_feedback(answer, match):
+    expect_failure(checks.check_diagnosis, answer, match=match)
+
+
+def test_the_answer_key_is_not_stored_in_plain_text():
+    import inspect
+
+    source = inspect.getsource(checks)
+    assert 'ANSWER = "b"' not in source and "_DIAGNOSIS_KEY = \"b\"" not in source
+    from lib.checks.core import answer_digest
+
+    assert answer_digest("reg-diagnose", "b") == checks._DIAGNOSIS_KEY
+
+
+class InvertedFix(DropoutBoolMask):
+    """The inverted layer of reg-dropout is also the fix of reg-diagnose-fix."""
+
+
+class InvertedScaleStored:
+    def __init__(self, dropout_ratio=0.5, rng=None):
+        self.keep = 1.0 - dropout_ratio
+        self.rng = rng
+
+    def forward(self, x, train_flg=True):
+        if not train_flg:
+            return x.copy()
+        self.scale = ((self.rng.random(x.shape) < self.keep) / self.keep).astype(x.dtype)
+        return x * self.scale
+
+    def backward(self, dout):
+        return dout * self.scale
+
+
+class BookFix(checks.BrokenDropout):
+    def forward(self, x, train_flg=True):
+        if not train_flg:
+            return x * (1.0 - self.dropout_ratio)
+        return super().forward(x, train_flg)
+
+
+class ScaledTwice(InvertedFix):
+    def forward(self, x, train_flg=True):
+        if not train_flg:
+            return x * (1.0 - self.dropout_ratio)
+        return super().forward(x, train_flg)
+
+
+class DividedAtTest(checks.BrokenDropout):
+    def forward(self, x, train_flg=True):
+        if not train_flg:
+            return x / (1.0 - self.dropout_ratio)
+        return super().forward(x, train_flg)
+
+
+class ActiveAtTest(InvertedFix):
+    def forward(self, x, train_flg=True):
+        return super().forward(x, True)
+
+
+class BackwardUnscaled(InvertedFix):
+    def backward(self, dout):
+        return dout * self.mask
+
+
+@pytest.mark.parametrize("layer", [InvertedFix, InvertedScaleStored])
+def test_correct_fixes_pass(layer):
+    checks.check_dropout_fix(layer)
+
+
+@pytest.mark.parametrize("layer, match", [
+    (checks.BrokenDropout, "as broken as before"),
+    (ScaledTwice, "one of the two, not both"),
+    (DividedAtTest, "wrong way"),
+    (ActiveAtTest, "evaluation mode drops units"),
+    (BookFix, "book's convention"),
+    (BackwardUnscaled, "not the derivative of your forward pass"),
+    (type("Promotes", (InvertedFix,), {"forward": lambda self, x, train_flg=True: InvertedFix.forward(self, x, train_flg)
+                                       * np.float64(1.0)}), "keep the input's dtype"),
+])
+def test_wrong_fixes_fail(layer, match):
+    expect_failure(checks.check_dropout_fix, layer, match=match)

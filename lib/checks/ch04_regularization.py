@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.checks.core import call_student, expect_array, expect_scalar, fail, passed
+from lib.checks.core import SCALAR_TYPES, ExerciseFailure, answer_digest, call_student, expect_array, expect_scalar, fail, passed
 
 __all__ = ["check_l2_penalty", "check_l2_gradient", "check_l2_consistency", "check_dropout",
-           "check_early_stopping", "reference_early_stopping", "EARLY_STOPPING_BUGS", "EARLY_STOPPING_CASES"]
+           "check_early_stopping", "reference_early_stopping", "EARLY_STOPPING_BUGS", "EARLY_STOPPING_CASES",
+           "WatchedData", "CHOICE_LAMBDAS", "check_choose_lambda", "DIAGNOSIS_OPTIONS", "BrokenDropout",
+           "dropout_evidence", "check_diagnosis", "check_dropout_fix"]
 
 
 # --------------------------------------------------------------------------- L2 weight decay
@@ -140,8 +142,10 @@ def check_l2_consistency(l2_penalty, l2_gradient) -> None:
             plus = call_student(exercise, f"l2_penalty(params, {lam})", l2_penalty, shifted, lam)
             shifted[key][index] -= 2 * h
             minus = call_student(exercise, f"l2_penalty(params, {lam})", l2_penalty, shifted, lam)
-            numeric[index] = (float(plus) - float(minus)) / (2 * h)
-        gradient = np.asarray(added[key], dtype=np.float64)
+            numeric[index] = (_number(exercise, plus) - _number(exercise, minus)) / (2 * h)
+        if type(added[key]) is not np.ndarray or added[key].dtype.kind != "f":
+            fail(exercise, f"l2_gradient must return numpy float arrays; for '{key}' got {type(added[key]).__name__}.")
+        gradient = added[key].astype(np.float64)
         if np.allclose(gradient, numeric, rtol=1e-6, atol=1e-7):
             continue
         if np.allclose(numeric, 2 * gradient, rtol=1e-6, atol=1e-7):
@@ -151,9 +155,16 @@ def check_l2_consistency(l2_penalty, l2_gradient) -> None:
         if np.allclose(gradient, 2 * numeric, rtol=1e-6, atol=1e-7):
             fail(exercise, f"for '{key}' your gradient adds 2× the derivative of your penalty: the gradient "
                            "should be λW for the penalty ½λ‖W‖².")
-        fail(exercise, f"for '{key}' the gradient l2_gradient adds ({gradient.ravel()[:3]}…) is not the derivative "
-                       f"of l2_penalty ({numeric.ravel()[:3]}…): loss and gradient must agree.")
+        fail(exercise, f"for '{key}' the gradient l2_gradient adds is not the derivative of l2_penalty (checked "
+                       "numerically): loss and gradient must agree.")
     passed(exercise, "the gradient is the derivative of the penalty (checked numerically)")
+
+
+def _number(exercise, value) -> float:
+    """A student's scalar as a float, only if it is a built-in or numpy number."""
+    if type(value) not in SCALAR_TYPES and not (type(value) is np.ndarray and value.shape == () and value.dtype.kind in "fiu"):
+        fail(exercise, f"l2_penalty must return a number, got {type(value).__name__}.")
+    return float(np.asarray(value))
 
 
 # --------------------------------------------------------------------------- Dropout
@@ -171,7 +182,8 @@ def _kept_mask(exercise, out, x, keep, ratio) -> np.ndarray:
     """Recover which units were kept from the output (every input is nonzero) and check the rate."""
     if out is None:
         fail(exercise, "forward(x, train_flg=True) returned None — did you forget to `return`?")
-    out = np.asarray(out)
+    if type(out) is not np.ndarray or out.dtype.kind not in "fiu":
+        fail(exercise, f"forward(x, train_flg=True) must return a numpy array of numbers, got {type(out).__name__}.")
     if out.shape != x.shape:
         fail(exercise, f"forward(x, train_flg=True): expected shape {x.shape}, got {out.shape}.")
     kept = out != 0
@@ -184,7 +196,7 @@ def _kept_mask(exercise, out, x, keep, ratio) -> np.ndarray:
             fail(exercise, f"about {fraction:.0%} of the units were kept, but dropout_ratio={ratio} is the fraction "
                            f"DROPPED: keep each unit with probability 1 − ratio = {keep} "
                            "(mask = rng.random(x.shape) >= dropout_ratio, or > — the two differ with probability 0).")
-        fail(exercise, f"about {fraction:.1%} of the units were kept; expected {keep:.0%} (1 − dropout_ratio).")
+        fail(exercise, f"about {fraction:.1%} of the units were kept; the kept fraction should be close to 1 − dropout_ratio.")
     return kept
 
 
@@ -214,7 +226,7 @@ def check_dropout(Dropout) -> None:
 
         dout = data.normal(size=x.shape).astype(dtype)
         dx = call_student(exercise, "backward(dout)", layer.backward, dout)
-        if dx is not None and np.shape(dx) == x.shape and not np.array_equal(np.asarray(dx) != 0, kept):
+        if type(dx) is np.ndarray and dx.shape == x.shape and not np.array_equal(dx != 0, kept):
             fail(exercise, "backward(dout) zeroes different units than the forward pass did: did you draw a new mask "
                            "in backward? Store the mask in forward (e.g. self.mask) and reuse it — the gradient flows "
                            "only through the units that were kept.")
@@ -235,12 +247,12 @@ def check_dropout(Dropout) -> None:
                        "training forward pass (not once in __init__).")
     dout = data.normal(size=x.shape)
     dx = call_student(exercise, "backward(dout) after a second forward pass", layer.backward, dout)
-    if dx is not None and np.shape(dx) == x.shape and not np.array_equal(np.asarray(dx) != 0, second):
+    if type(dx) is np.ndarray and dx.shape == x.shape and not np.array_equal(dx != 0, second):
         fail(exercise, "backward(dout) does not use the mask of the most recent forward pass.")
 
     evaluation = _forward(exercise, layer, x, False)
-    if evaluation is not None and np.shape(evaluation) == x.shape and np.any(np.asarray(evaluation) == 0):
-        fail(exercise, f"forward(x, train_flg=False) zeroed {np.mean(np.asarray(evaluation) == 0):.0%} of the units: "
+    if type(evaluation) is np.ndarray and evaluation.shape == x.shape and np.any(evaluation == 0):
+        fail(exercise, f"forward(x, train_flg=False) zeroed {np.mean(evaluation == 0):.0%} of the units: "
                        "dropout is still active at test time. With train_flg=False every unit is used: return x unchanged.")
     expect_array(exercise, "forward(x, train_flg=False)", evaluation, x, rtol=0, atol=0, likely_bugs={
         "the test-time output was multiplied by 1 − dropout_ratio: that is the book's non-inverted convention. "
@@ -251,7 +263,7 @@ def check_dropout(Dropout) -> None:
 
     again = _forward(exercise, _dropout_layer(exercise, Dropout, ratio, seed=7), x, True)
     reference = _forward(exercise, _dropout_layer(exercise, Dropout, ratio, seed=7), x, True)
-    if not np.array_equal(np.asarray(again), np.asarray(reference)):
+    if type(again) is not np.ndarray or type(reference) is not np.ndarray or not np.array_equal(again, reference):
         fail(exercise, "two layers built with the same seeded rng dropped different units: draw the mask from "
                        "the layer's own generator (self.rng.random(x.shape)), not from np.random's global state, "
                        "so runs are reproducible.")
@@ -334,10 +346,10 @@ EARLY_STOPPING_CASES = [
 
 
 def _as_epoch(exercise, value, what):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+    if type(value) not in (int, np.int64, np.int32):
+        if type(value) in (float, np.float64, np.float32) and float(value).is_integer():
             return int(value)
-        fail(exercise, f"{what} must be an integer epoch number, got {type(value).__name__} ({value!r:.40}).")
+        fail(exercise, f"{what} must be an integer epoch number, got {type(value).__name__}.")
     return int(value)
 
 
@@ -349,8 +361,8 @@ def check_early_stopping(early_stopping) -> None:
     answers = []
     for curves, patience in EARLY_STOPPING_CASES:
         got = call_student(exercise, f"early_stopping(curves, patience={patience})", early_stopping, curves, patience)
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            fail(exercise, f"early_stopping must return a pair (best_epoch, stop_epoch), got {got!r:.60}.")
+        if type(got) not in (tuple, list) or len(got) != 2:
+            fail(exercise, f"early_stopping must return a pair (best_epoch, stop_epoch), got {type(got).__name__}.")
         answers.append((_as_epoch(exercise, got[0], "best_epoch"), _as_epoch(exercise, got[1], "stop_epoch")))
     expected = [reference_early_stopping(curves, patience) for curves, patience in EARLY_STOPPING_CASES]
     if answers == expected:
@@ -361,10 +373,323 @@ def check_early_stopping(early_stopping) -> None:
                                for curves, patience in EARLY_STOPPING_CASES]]
     index = next(i for i, (a, e) in enumerate(zip(answers, expected)) if a != e)
     curves, patience = EARLY_STOPPING_CASES[index]
-    shown = (f"val_acc={curves['val_acc']}, patience={patience}: expected (best, stop) = {expected[index]}, "
-             f"got {answers[index]}.")
+    shown = f"val_acc={curves['val_acc']}, patience={patience}: got (best, stop) = {answers[index]}, which is wrong."
     if matching:
         fail(exercise, f"{shown} Likely bug: {matching[0]}")
     fail(exercise, f"{shown} Rule: after each epoch e ≥ 1, a strictly higher validation accuracy makes e the best "
                    "epoch; stop at the first epoch that is `patience` epochs past the best (or at the last epoch); "
                    "return the best epoch and the stop epoch.")
+
+
+# --------------------------------------------------------------------------- reg-choose-lambda (design)
+
+class WatchedData:
+    """Training, validation and test splits of one data set; every read of the test split is recorded.
+
+    The student's code gets this object. ``data.train`` and ``data.validation`` are ``(x, t)`` pairs;
+    reading ``data.test`` (or any attribute whose name mentions the test split) is allowed but logged,
+    so the check can tell whether a choice looked at the test set.
+    """
+
+    def __init__(self, train, validation, test):
+        object.__setattr__(self, "_splits", {"train": train, "validation": validation, "test": test})
+        object.__setattr__(self, "_test_reads", [])
+
+    def __getattribute__(self, name):
+        if "test" in name.lower():
+            object.__getattribute__(self, "_test_reads").append(name)
+        if name in ("train", "validation", "test"):
+            return object.__getattribute__(self, "_splits")[name]
+        if name == "__dict__":
+            object.__getattribute__(self, "_test_reads").append(name)
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("WatchedData is read-only")
+
+    def __deepcopy__(self, memo):
+        return self  # the check hands out this very object, so every read is seen
+
+
+CHOICE_LAMBDAS = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+CHOICE_SEED = 12
+_CHOICE_SETTINGS = dict(hidden=(200,), epochs=20, lr=0.3, batch_size=20)
+
+
+class _Trainer:
+    """``fit(λ)``: trains the check's network with weight decay λ on the training split only, once per
+    λ (later calls return the same trained network), and counts the calls."""
+
+    def __init__(self, splits: dict, seed: int):
+        self.splits = splits
+        self.seed = seed
+        self.calls: list[object] = []
+        self.networks: dict[float, object] = {}
+
+    def __call__(self, weight_decay_lambda):
+        from lib.networks import MultiLayerNet
+        from lib.optimizers import SGD
+        from lib.training import train
+
+        self.calls.append(weight_decay_lambda)
+        if type(weight_decay_lambda) not in (float, int) or weight_decay_lambda not in CHOICE_LAMBDAS:
+            raise ValueError(f"fit: λ must be one of the candidates, got {weight_decay_lambda!r}")
+        lam = float(weight_decay_lambda)
+        if lam not in self.networks:
+            x, t = self.splits["train"]
+            network = MultiLayerNet(x.shape[1], list(_CHOICE_SETTINGS["hidden"]), 10, weight_decay_lambda=lam,
+                                    seed=[self.seed, 3], dtype=x.dtype)
+            # The monitored set is the training split itself: fitting never touches validation or test.
+            train(network, SGD(lr=_CHOICE_SETTINGS["lr"]), ((x, t), (x, t)), epochs=_CHOICE_SETTINGS["epochs"],
+                  batch_size=_CHOICE_SETTINGS["batch_size"], seed=[self.seed, 5])
+            self.networks[lam] = network
+        return self.networks[lam]
+
+    def accuracy(self, lam: float, split: str) -> float:
+        x, t = self.splits[split]
+        return float(self.networks[lam].accuracy(x, t))
+
+
+def _choice_data(seed: int = CHOICE_SEED):
+    from lib.chapters.ch04_regularization.experiments import make_data
+
+    data = make_data("digits", seed=seed)
+    return {"train": data.train, "validation": data.validation, "test": data.test}
+
+
+def check_choose_lambda(choose_lambda) -> None:
+    """``choose_lambda(data, candidates, fit)`` must return the candidate whose network scores best on
+    the validation split, training each candidate at most once, without reading the test split."""
+    exercise = "reg-choose-lambda"
+    splits = _choice_data()
+    data = WatchedData(splits["train"], splits["validation"], splits["test"])
+    fit = _Trainer(splits, CHOICE_SEED)
+    budget = len(CHOICE_LAMBDAS)
+    candidates = CHOICE_LAMBDAS
+    try:
+        choice = choose_lambda(data, candidates, fit)
+    except NotImplementedError:
+        fail(exercise, "choose_lambda is not implemented yet: replace the `raise NotImplementedError` line.")
+    except Exception as error:  # student code may raise anything
+        fail(exercise, f"choose_lambda(data, candidates, fit) raised {type(error).__name__}: {error}")
+    reads = object.__getattribute__(data, "_test_reads")
+    if reads:
+        fail(exercise, "your code read the test split (data.test). A hyperparameter chosen while looking at the "
+                       "test set makes the final test accuracy an optimistic estimate, not a measurement: score the "
+                       "candidates on data.validation and leave the test set for the very end.")
+    if len(fit.calls) > budget:
+        fail(exercise, f"fit was called {len(fit.calls)} times for {budget} candidates: the budget is one training "
+                       "run per candidate — keep each trained network (or its score) instead of training it again.")
+    if type(choice) not in (float, int) or choice not in candidates:
+        fail(exercise, f"choose_lambda must return one of the candidates (a number), got {type(choice).__name__}.")
+    if len(fit.networks) < len(candidates):
+        fail(exercise, f"only {len(fit.networks)} of the {len(candidates)} candidates were trained: compare every "
+                       "candidate on the validation split before choosing.")
+    validation = {lam: fit.accuracy(lam, "validation") for lam in candidates}
+    best = max(validation.values())
+    optimal = {lam for lam, acc in validation.items() if acc >= best - 1e-12}
+    if float(choice) in optimal:
+        passed(exercise, "chosen on validation within the budget; the test split was never read")
+        return
+    training = {lam: fit.accuracy(lam, "train") for lam in candidates}
+    if training[float(choice)] >= max(training.values()) - 1e-12:
+        fail(exercise, "your choice scores best on the TRAINING split. Training accuracy always prefers the "
+                       "weakest regularization (it rewards memorizing); score each candidate on data.validation.")
+    if validation[float(choice)] <= min(validation.values()) + 1e-12:
+        fail(exercise, "your choice has the LOWEST validation accuracy: pick the candidate whose validation "
+                       "accuracy is highest (argmax, not argmin).")
+    fail(exercise, "your choice is not among the candidates with the highest validation accuracy. Score every "
+                   "candidate's trained network on data.validation (e.g. network.accuracy(x_val, t_val)) and "
+                   "return the best one.")
+
+
+# --------------------------------------------------------------------------- reg-diagnose (diagnose)
+
+DIAGNOSIS_OPTIONS = {
+    "a": "The learning rate is too large.",
+    "b": "Dropout is not inverted: kept units are not scaled in training, and nothing scales the output at test time.",
+    "c": "Dropout is still active at test time.",
+    "d": "The network overfits: it memorized its training images.",
+}
+# Salted digests (lib.checks.core.answer_digest): the answer key is not stored in plain text.
+_DIAGNOSIS_KEY = "c3f7d117e43304e4bc232ba7256bf99d75f6a82108e2a4055d3add1e2901de7b"
+_DIAGNOSIS_FEEDBACK = {
+    "aebedc01feb553a74ea4ebcaf20ed4cbdd223846cbd62b4818c3025efe5406f0":
+        "a learning rate that is too large shows in training itself (a loss that jumps or diverges). The evidence "
+        "here is about the dropout layer's two modes: compare its evaluation output with its average training output.",
+    "fb1958135311b7e97e448bbf2901038217d1d79cadcf4606d95468ab535c6ad8":
+        "if dropout were active at test time, two evaluation passes would differ and units would be zeroed. The "
+        "evidence shows evaluation is deterministic and nothing is dropped: look at the ratio of the two modes.",
+    "7187a30d4e9d51868980ccaae3355b551f2958a5ec6a22105c768316227eb084":
+        "overfitting means the training images score well and the test images worse. Here even the network's own "
+        "training images score poorly in evaluation mode: what differs between training and evaluation mode?",
+}
+
+
+class BrokenDropout:
+    """The layer of the broken run: keeps each unit with probability 1 − r in training and never scales."""
+
+    def __init__(self, dropout_ratio=0.5, rng=None):
+        self.dropout_ratio = dropout_ratio
+        self.rng = np.random.default_rng(0) if rng is None else rng
+        self.mask = None
+
+    def forward(self, x, train_flg=True):
+        if not train_flg:
+            return x
+        self.mask = self.rng.random(x.shape) >= self.dropout_ratio
+        return x * self.mask
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+DIAGNOSE_RATIO = 0.5
+DIAGNOSE_SEED = 5
+_DIAGNOSE_SETTINGS = dict(hidden=(100, 100), epochs=15, lr=0.1, batch_size=20)
+
+
+def _train_with_dropout(layer_class, seed: int = DIAGNOSE_SEED):
+    """Train the check's two-hidden-layer network with ``layer_class`` as its dropout layers; returns
+    ``(network, history, data)``."""
+    from lib.chapters.ch04_regularization.experiments import make_data
+    from lib.networks import MultiLayerNet
+    from lib.optimizers import SGD
+    from lib.training import train
+
+    data = make_data("digits", label_noise=0.0, seed=seed)
+    network = MultiLayerNet(64, list(_DIAGNOSE_SETTINGS["hidden"]), 10, use_dropout=True,
+                            dropout_ratio=DIAGNOSE_RATIO, seed=[seed, 3], dtype=np.float32)
+    masks = np.random.default_rng([seed, 4])
+    replaced = []
+    for index, layer in enumerate(network.layers):
+        if any(layer is dropout for dropout in network.dropout_layers):
+            network.layers[index] = layer_class(DIAGNOSE_RATIO, rng=masks)
+            replaced.append(network.layers[index])
+    network.dropout_layers = replaced
+    history = train(network, SGD(lr=_DIAGNOSE_SETTINGS["lr"]), (data.train, data.test),
+                    epochs=_DIAGNOSE_SETTINGS["epochs"], batch_size=_DIAGNOSE_SETTINGS["batch_size"], seed=[seed, 5])
+    return network, history, data
+
+
+def _mode_ratio(layer, draws: int = 4000) -> tuple[float, np.ndarray, np.ndarray]:
+    """(mean training output / evaluation output over a fixed positive input, evaluation output, a second
+    evaluation output) for one layer."""
+    x = np.random.default_rng(31).uniform(0.5, 1.5, size=(1, 40))
+    batch = np.repeat(x, draws, axis=0)
+    training = np.asarray(layer.forward(batch, train_flg=True), dtype=np.float64).mean(axis=0)
+    first = np.asarray(layer.forward(x, train_flg=False), dtype=np.float64)
+    second = np.asarray(layer.forward(x, train_flg=False), dtype=np.float64)
+    return float(np.mean(training) / np.mean(first)), first, second
+
+
+def dropout_evidence(layer_class=BrokenDropout) -> str:
+    """The statistics of a run trained with ``layer_class`` as its dropout layers, as text."""
+    network, history, data = _train_with_dropout(layer_class)
+    ratio, first, second = _mode_ratio(layer_class(DIAGNOSE_RATIO, rng=np.random.default_rng(8)))
+    x, t = data.train
+    return "\n".join([
+        f"dropout ratio r = {DIAGNOSE_RATIO}, two hidden layers, {_DIAGNOSE_SETTINGS['epochs']} epochs, clean labels",
+        f"test accuracy after training:                                   {history.test_acc[-1]:.3f}",
+        f"evaluation-mode accuracy on its own training images:            {network.accuracy(x, t):.3f}",
+        f"one dropout layer, mean training output / evaluation output:    {ratio:.3f}",
+        f"two evaluation passes identical: {bool(np.array_equal(first, second))}; "
+        f"units zeroed in evaluation: {int(np.sum(first == 0))}",
+    ])
+
+
+def check_diagnosis(answer) -> None:
+    """The cause of the broken run, as one option letter."""
+    exercise = "reg-diagnose"
+    if type(answer) is not str or answer.strip().lower() not in DIAGNOSIS_OPTIONS:
+        fail(exercise, f"set ANSWER to one of the letters {', '.join(repr(k) for k in DIAGNOSIS_OPTIONS)} "
+                       f"(a string), got {type(answer).__name__}.")
+    digest = answer_digest(exercise, answer)
+    if digest == _DIAGNOSIS_KEY:
+        passed(exercise, "cause named")
+        return
+    fail(exercise, f"not this one: {_DIAGNOSIS_FEEDBACK[digest]}")
+
+
+_REFERENCE_TEST_ACCURACY: list[float] = []
+
+
+def _reference_test_accuracy() -> float:
+    """The test accuracy of the same run with the course's inverted Dropout (computed once)."""
+    if not _REFERENCE_TEST_ACCURACY:
+        from lib.layers import Dropout
+
+        _, history, _ = _train_with_dropout(lambda ratio, rng: Dropout(ratio, inverted=True, rng=rng))
+        _REFERENCE_TEST_ACCURACY.append(history.test_acc[-1])
+    return _REFERENCE_TEST_ACCURACY[0]
+
+
+def check_dropout_fix(FixedDropout) -> None:
+    """``FixedDropout(dropout_ratio, rng)`` must drop units in training, keep the mean training output
+    equal to the evaluation output (either convention), be deterministic in evaluation, and then train
+    the check's network as well as the course's Dropout does."""
+    exercise = "reg-diagnose-fix"
+    layer = call_student(exercise, f"FixedDropout({DIAGNOSE_RATIO}, rng=np.random.default_rng(8))", FixedDropout,
+                         DIAGNOSE_RATIO, rng=np.random.default_rng(8))
+    x = np.random.default_rng(3).uniform(0.5, 1.5, size=(200, 50))
+    out = call_student(exercise, "forward(x, train_flg=True)", layer.forward, x, train_flg=True)
+    out = _trusted_array_for(exercise, "forward(x, train_flg=True)", out, x.shape)
+    dout = np.random.default_rng(4).normal(size=x.shape)
+    dx = call_student(exercise, "backward(dout)", layer.backward, dout)
+    if type(dx) is not np.ndarray or dx.shape != x.shape or not np.allclose(dx, dout * (out / x), rtol=1e-6, atol=1e-9):
+        fail(exercise, "backward(dout) is not the derivative of your forward pass: the gradient must flow through "
+                       "the kept units only, with the same factor forward applied to them.")
+    dropped = float(np.mean(out == 0))
+    if abs(dropped - DIAGNOSE_RATIO) > 0.05:
+        fail(exercise, "forward(x, train_flg=True) no longer drops about a fraction dropout_ratio of the units: keep "
+                     "the training-mode mask, fix only the scaling.")
+    try:
+        ratio, first, second = _mode_ratio(layer)
+    except ExerciseFailure:
+        raise
+    except Exception as error:  # student code may raise anything
+        fail(exercise, f"forward raised {type(error).__name__}: {error}")
+    if not np.array_equal(first, second) or np.any(first == 0):
+        fail(exercise, "evaluation mode drops units or changes from call to call: with train_flg=False every "
+                       "unit is used, deterministically.")
+    keep = 1 - DIAGNOSE_RATIO
+    if abs(ratio - 1) > 0.03:
+        if abs(ratio - keep) < 0.03:
+            fail(exercise, "the mean training output is still (1 − r) times the evaluation output: the layer is as "
+                           "broken as before. Scale the kept units by 1/(1 − r) in training, or multiply by (1 − r) "
+                           "in evaluation — one of the two, not both.")
+        if abs(ratio - 1 / keep) < 0.05:
+            fail(exercise, "the factor is now applied twice (1/(1 − r) in training AND (1 − r) in evaluation): the "
+                           "mean training output is 1/(1 − r) times the evaluation output. One of the two, not both.")
+        if abs(ratio - keep ** 2) < 0.03:
+            fail(exercise, "the scaling goes the wrong way: the evaluation output was divided by (1 − r), which makes "
+                           "it even larger than before. In the book's convention evaluation MULTIPLIES by (1 − r).")
+        fail(exercise, "the mean training output and the evaluation output still differ: one of the two modes "
+                       "must carry the factor (1 − r) so that they agree in expectation.")
+    kept = out != 0
+    if np.allclose(out[kept], x[kept]):
+        fail(exercise, "your layer now agrees in expectation — it is the book's convention (no scaling in training, "
+                       "× (1 − r) at test) — but the run does not recover with it: without the 1/(1 − r) in training "
+                       "the layer after dropout learns with a step (1 − r)² times smaller. Make the dropout inverted.")
+    x32 = x.astype(np.float32)
+    out32 = call_student(exercise, "forward(x, train_flg=True) on float32 input", layer.forward, x32, train_flg=True)
+    if type(out32) is not np.ndarray or out32.dtype != np.float32:
+        fail(exercise, "forward(x, train_flg=True) must keep the input's dtype (float32 in, float32 out): the "
+                       "network trains in float32. Divide by a Python float, or cast the mask to x.dtype.")
+    try:
+        network, history, _ = _train_with_dropout(FixedDropout)
+    except Exception as error:  # student code may raise anything
+        fail(exercise, f"training the check's network with your layer raised {type(error).__name__}: {error}")
+    if not history.test_acc[-1] >= _reference_test_accuracy() - 0.05:
+        fail(exercise, "with your layer the check's training run does not recover: its test accuracy stays clearly "
+                       "below the course's Dropout on the same run. Does backward use the same mask and factor as "
+                       "forward?")
+    passed(exercise, "training and evaluation agree in expectation; the check's run recovers")
+
+
+def _trusted_array_for(exercise, what, got, shape):
+    if type(got) is not np.ndarray or got.dtype.kind != "f":
+        fail(exercise, f"{what} must return a numpy array of floats, got {type(got).__name__}.")
+    if got.shape != shape:
+        fail(exercise, f"{what}: expected shape {shape}, got {got.shape}.")
+    return got
