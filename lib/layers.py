@@ -30,8 +30,8 @@ import math
 
 import numpy as np
 
-__all__ = ["Affine", "ReLU", "Sigmoid", "Tanh", "BatchNormalization", "LayerNormalization",
-           "Dropout", "SoftmaxWithLoss", "softmax", "log_softmax"]
+__all__ = ["Affine", "ReLU", "Sigmoid", "Tanh", "ACTIVATIONS", "activation_layer", "BatchNormalization",
+           "LayerNormalization", "Dropout", "SoftmaxWithLoss", "softmax", "log_softmax"]
 
 
 def _require_forward(layer, attribute: str) -> None:
@@ -153,6 +153,18 @@ class Tanh:
         _require_forward(self, "out")
         dout = _check_dout(self, dout, self.out.shape)
         return dout * (1 - self.out * self.out)
+
+
+# The activation functions by name: each layer's ``forward`` is the function and its ``backward``
+# multiplies by the derivative (``dout · φ'(x)``, read from the stored output).
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+def activation_layer(name: str):
+    """A new activation layer by name (``'relu'``, ``'sigmoid'`` or ``'tanh'``, any case)."""
+    if not isinstance(name, str) or name.lower() not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}: use one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name.lower()]()
 
 
 class BatchNormalization:

@@ -35,7 +35,7 @@ def test_init_std(scheme, mode, expected):
     assert initializers.init_std((400, 250), scheme, mode) == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("bad", ["lecun", -1.0, 0.0, math.nan, math.inf])
+@pytest.mark.parametrize("bad", ["lecun", -1.0, 0.0, math.nan, math.inf, True, [0.1], None])
 def test_init_std_rejects(bad):
     with pytest.raises(ValueError):
         initializers.init_std((4, 4), bad)
