@@ -401,7 +401,13 @@ class Adam(Optimizer):
             v += (1.0 - self.beta2) * g * g
             m_hat = m / (1.0 - self.beta1 ** self.t)
             v_hat = v / (1.0 - self.beta2 ** self.t)
-            W -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            # W ← W − η m̂ / (√v̂ + ε), worked out in m_hat's and v_hat's memory: fresh temporaries
+            # the size of a large W would be page-faulted in on every update, which doubles its time.
+            np.sqrt(v_hat, out=v_hat)
+            v_hat += self.eps
+            m_hat /= v_hat
+            m_hat *= self.lr
+            W -= m_hat
 
 
 class AdamW(Adam):
