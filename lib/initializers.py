@@ -25,6 +25,7 @@ never from the global ``np.random`` state. Float64 by default; ``dtype=np.float3
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Sequence
 
 import numpy as np
@@ -85,6 +86,8 @@ def init_std(shape: Sequence[int], scheme, mode: str = "fan_in") -> float:
         if name in HE_NAMES:
             return math.sqrt(2.0 / _fan(shape, mode))
         raise ValueError(f"unknown init scheme {scheme!r}: use 'xavier', 'he' or a number")
+    if isinstance(scheme, bool) or not isinstance(scheme, numbers.Real):
+        raise ValueError(f"an init scheme is 'xavier', 'he' or a positive number, got {scheme!r}")
     std = float(scheme)
     if not (std > 0 and math.isfinite(std)):
         raise ValueError(f"a numeric init scale must be a positive finite std, got {scheme!r}")

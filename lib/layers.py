@@ -30,8 +30,8 @@ import math
 
 import numpy as np
 
-__all__ = ["Affine", "ReLU", "Sigmoid", "Tanh", "BatchNormalization", "LayerNormalization",
-           "Dropout", "SoftmaxWithLoss", "softmax", "log_softmax"]
+__all__ = ["Affine", "ReLU", "Sigmoid", "Tanh", "ACTIVATIONS", "activation_layer", "BatchNormalization",
+           "LayerNormalization", "Dropout", "SoftmaxWithLoss", "softmax", "log_softmax"]
 
 
 def _require_forward(layer, attribute: str) -> None:
@@ -153,6 +153,18 @@ class Tanh:
         _require_forward(self, "out")
         dout = _check_dout(self, dout, self.out.shape)
         return dout * (1 - self.out * self.out)
+
+
+# The activation functions by name: each layer's ``forward`` is the function and its ``backward``
+# multiplies by the derivative (``dout · φ'(x)``, read from the stored output).
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+def activation_layer(name: str):
+    """A new activation layer by name (``'relu'``, ``'sigmoid'`` or ``'tanh'``, any case)."""
+    if not isinstance(name, str) or name.lower() not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}: use one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name.lower()]()
 
 
 class BatchNormalization:
@@ -420,18 +432,26 @@ class Dropout:
         return dout * self._scale
 
 
-def log_softmax(x: np.ndarray) -> np.ndarray:
-    """Row-wise ``log softmax`` via log-sum-exp (subtracting the row maximum first: no overflow)."""
+def _shifted_exp(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-wise ``z = x − max(x)``, ``e^z`` and ``Σ e^z``: the log-sum-exp core of softmax and
+    log-softmax (the shift makes every exponent ≤ 0, so nothing overflows, and Σ e^z ≥ 1)."""
     z = x - x.max(axis=1, keepdims=True)
-    z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
+    exp_z = np.exp(z)
+    return z, exp_z, exp_z.sum(axis=1, keepdims=True)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise ``log softmax(x) = z − log Σ e^z`` of scores ``(N, C)``, exact for any magnitude."""
+    z, _, sums = _shifted_exp(x)
+    z -= np.log(sums)
     return z
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of scores ``(N, C)``, numerically stable."""
-    z = np.exp(x - x.max(axis=1, keepdims=True))
-    z /= z.sum(axis=1, keepdims=True)
-    return z
+    """Row-wise softmax ``e^z / Σ e^z`` of scores ``(N, C)``, numerically stable."""
+    _, exp_z, sums = _shifted_exp(x)
+    exp_z /= sums
+    return exp_z
 
 
 class SoftmaxWithLoss:
@@ -466,20 +486,20 @@ class SoftmaxWithLoss:
         elif t.shape != x.shape:
             raise ValueError(f"SoftmaxWithLoss.forward: targets of shape {t.shape} do not match scores {x.shape} "
                              f"(give labels (N,) or one-hot (N, C))")
-        # log softmax = z − log Σ e^z with z = x − max(x): one exp, no overflow, no log(0).
-        z = x - x.max(axis=1, keepdims=True)
-        y = np.exp(z)
-        row_sums = y.sum(axis=1, keepdims=True)
+        # softmax and log softmax = z − log Σ e^z from one exp: no overflow, no log(0).
+        z, y, row_sums = _shifted_exp(x)
         y /= row_sums
         log_sums = np.log(row_sums)
         self.y = y
+        # N as a scalar of x's dtype: NumPy 1.x turns float32 scalar / Python int into float64.
+        n = x.dtype.type(N)
         if t.ndim == 1:
             self.t = t
-            loss = (log_sums.sum() - z[np.arange(N), t].sum()) / N
+            loss = (log_sums.sum() - z[np.arange(N), t].sum()) / n
         else:
             t = t.astype(x.dtype, copy=False)
             self.t = t
-            loss = -np.sum(t * (z - log_sums)) / N
+            loss = -np.sum(t * (z - log_sums)) / n
         self.loss = loss
         return loss
 

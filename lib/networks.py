@@ -11,39 +11,16 @@ behaviour never depends on matching layer names.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from lib import gradcheck
-from lib.layers import (Affine, BatchNormalization, Dropout, LayerNormalization, ReLU, Sigmoid, SoftmaxWithLoss, Tanh,
+from lib.initializers import init_std
+from lib.layers import (Affine, BatchNormalization, Dropout, LayerNormalization, SoftmaxWithLoss, activation_layer,
                         log_softmax)
 
-__all__ = ["MultiLayerNet", "init_scale"]
+__all__ = ["MultiLayerNet"]
 
 _NORMALIZATIONS = {"none": None, "batch": BatchNormalization, "layer": LayerNormalization}
-_ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
-_INIT_GAINS = {"relu": 2.0, "he": 2.0, "sigmoid": 1.0, "xavier": 1.0}
-
-
-def init_scale(weight_init_std, fan_in: int) -> float:
-    """Standard deviation of the initial weights of a layer with ``fan_in`` inputs.
-
-    ``'relu'``/``'he'``: √(2/fan_in) (He et al. 2015); ``'sigmoid'``/``'xavier'``: √(1/fan_in)
-    (the book's simplified Xavier/Glorot); a positive number is used as is.
-    """
-    if isinstance(weight_init_std, str):
-        key = weight_init_std.lower()
-        if key not in _INIT_GAINS:
-            raise ValueError(f"unknown weight_init_std {weight_init_std!r}: use 'relu'/'he', "
-                             f"'sigmoid'/'xavier', or a positive number")
-        return math.sqrt(_INIT_GAINS[key] / fan_in)
-    if isinstance(weight_init_std, (int, float, np.integer, np.floating)) and not isinstance(weight_init_std, bool):
-        if not weight_init_std > 0 or not math.isfinite(weight_init_std):
-            raise ValueError(f"weight_init_std must be positive and finite, got {weight_init_std}")
-        return float(weight_init_std)
-    raise ValueError(f"weight_init_std must be 'relu'/'he', 'sigmoid'/'xavier' or a number, "
-                     f"got {weight_init_std!r}")
 
 
 class _SharedParams(dict):
@@ -67,6 +44,17 @@ class _SharedParams(dict):
         dict.__setitem__(self, key, value)
 
 
+def _normalization_kind(normalization: str | None, use_batchnorm: bool) -> str:
+    """``'batch'``, ``'layer'`` or ``'none'``; ``None`` follows the book's ``use_batchnorm`` switch."""
+    if normalization is None:
+        normalization = "batch" if use_batchnorm else "none"
+    if normalization not in _NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {normalization!r}: use 'batch', 'layer' or 'none'")
+    if use_batchnorm and normalization != "batch":
+        raise ValueError(f"use_batchnorm=True contradicts normalization={normalization!r}")
+    return normalization
+
+
 class MultiLayerNet:
     """Fully connected network with optional Batch Normalization, dropout and weight decay.
 
@@ -78,7 +66,8 @@ class MultiLayerNet:
         ``'relu'``, ``'sigmoid'`` or ``'tanh'``.
     weight_init_std
         ``'relu'``/``'he'`` (√(2/n)), ``'sigmoid'``/``'xavier'`` (√(1/n)), or a number
-        (the same standard deviation for every layer), where n is the layer's fan-in.
+        (the same standard deviation for every layer), where n is the layer's fan-in
+        (``lib.initializers.init_std``, which also knows ``'kaiming'`` and ``'glorot'``).
     weight_decay_lambda
         λ of the L2 penalty（权重衰减） ½λΣ‖W‖² added to the loss (weights only: not biases,
         γ or β); ``gradient`` adds λW to each dW accordingly.
@@ -103,14 +92,8 @@ class MultiLayerNet:
                  weight_init_std="relu", weight_decay_lambda: float = 0, use_dropout: bool = False,
                  dropout_ratio: float = 0.5, use_batchnorm: bool = False, seed: int = 0,
                  dtype=np.float64, normalization: str | None = None):
-        if not isinstance(activation, str) or activation.lower() not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}: use one of {sorted(_ACTIVATIONS)}")
-        if normalization is None:
-            normalization = "batch" if use_batchnorm else "none"
-        if normalization not in _NORMALIZATIONS:
-            raise ValueError(f"unknown normalization {normalization!r}: use 'batch', 'layer' or 'none'")
-        if use_batchnorm and normalization != "batch":
-            raise ValueError(f"use_batchnorm=True contradicts normalization={normalization!r}")
+        activation_layer(activation)  # a ValueError for an unknown name, before anything is built
+        normalization = _normalization_kind(normalization, use_batchnorm)
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -135,32 +118,47 @@ class MultiLayerNet:
         self.rng = np.random.default_rng(seed)
 
         self.params = _SharedParams()
-        for i in range(1, len(sizes)):
-            scale = init_scale(weight_init_std, sizes[i - 1])
-            # Drawn in float64 then cast: float32 and float64 networks with one seed start alike.
-            self.params[f"W{i}"] = (scale * self.rng.standard_normal((sizes[i - 1], sizes[i]))).astype(dtype)
-            self.params[f"b{i}"] = np.zeros(sizes[i], dtype=dtype)
+        self._init_affine_params(sizes)
+        self._build_layers(sizes)
+        self.activations: list[np.ndarray] = []
+        self.preactivations: list[np.ndarray] = []
+        self.last_loss = None
 
+    def _init_affine_params(self, sizes: list[int]) -> None:
+        """``W1, b1, …``: weights with the std ``weight_init_std`` gives each layer's fan-in, zero biases."""
+        for i in range(1, len(sizes)):
+            shape = (sizes[i - 1], sizes[i])
+            try:
+                std = init_std(shape, self.weight_init_std)
+            except ValueError as error:
+                raise ValueError(f"weight_init_std: {error}") from None
+            # Drawn in float64 then cast: float32 and float64 networks with one seed start alike.
+            self.params[f"W{i}"] = (std * self.rng.standard_normal(shape)).astype(self.dtype)
+            self.params[f"b{i}"] = np.zeros(sizes[i], dtype=self.dtype)
+
+    def _build_layers(self, sizes: list[int]) -> None:
+        """Affine → [normalization] → activation → [Dropout] per hidden layer, then Affine and the loss."""
         self.layers = []
         self.affine_layers = []
         self.normalization_layers = []
         self.activation_layers = []
         self.dropout_layers = []
+        normalization = _NORMALIZATIONS[self.normalization]
         for i in range(1, self.hidden_layer_num + 1):
             affine = Affine(self.params[f"W{i}"], self.params[f"b{i}"])
             self.affine_layers.append(affine)
             self.layers.append(affine)
-            if _NORMALIZATIONS[normalization] is not None:
-                self.params[f"gamma{i}"] = np.ones(sizes[i], dtype=dtype)
-                self.params[f"beta{i}"] = np.zeros(sizes[i], dtype=dtype)
-                norm = _NORMALIZATIONS[normalization](self.params[f"gamma{i}"], self.params[f"beta{i}"])
+            if normalization is not None:
+                self.params[f"gamma{i}"] = np.ones(sizes[i], dtype=self.dtype)
+                self.params[f"beta{i}"] = np.zeros(sizes[i], dtype=self.dtype)
+                norm = normalization(self.params[f"gamma{i}"], self.params[f"beta{i}"])
                 self.normalization_layers.append(norm)
                 self.layers.append(norm)
-            act = _ACTIVATIONS[self.activation]()
+            act = activation_layer(self.activation)
             self.activation_layers.append(act)
             self.layers.append(act)
-            if use_dropout:
-                dropout = Dropout(dropout_ratio, rng=self.rng)
+            if self.use_dropout:
+                dropout = Dropout(self.dropout_ratio, rng=self.rng)
                 self.dropout_layers.append(dropout)
                 self.layers.append(dropout)
         n = self.hidden_layer_num + 1
@@ -172,10 +170,6 @@ class MultiLayerNet:
         self._normalization_keys = [(f"gamma{i}", f"beta{i}") for i in range(1, len(self.normalization_layers) + 1)]
         # Which entries of `layers` are activation functions (positions survive copy.deepcopy; ids would not).
         self._is_activation = [any(layer is act for act in self.activation_layers) for layer in self.layers]
-
-        self.activations: list[np.ndarray] = []
-        self.preactivations: list[np.ndarray] = []
-        self.last_loss = None
 
     @property
     def batchnorm_layers(self) -> list:

@@ -1,21 +1,19 @@
 """Optimizers and learning-rate schedules (book-compatible API).
 
 Every optimizer has ``update(params, grads)``: ``params`` and ``grads`` are dicts of numpy arrays
-with the same keys (``W1``, ``b1``, …, ``gamma1``, …). The parameter arrays are updated **in place**,
-because the layers of a network hold the very same arrays; the optimizer keeps its state (velocity,
-squared-gradient averages, step counts) per key, created on first use with the parameter's dtype.
+with the same keys (``W1``, ``b1``, …, ``gamma1``, …). Each ``update`` is its textbook rule written
+with in-place numpy operations: the parameter arrays are changed **in place**, because the layers of
+a network hold the very same arrays. The state is named as in the formula (Momentum's ``v``,
+AdaGrad's ``h``, Adam's ``m``, ``v`` and ``t``), one array per key, created as zeros of the
+parameter's shape and dtype at the key's first update.
 
-Before touching anything, ``update`` validates every key: missing or extra keys, a non-array, a shape
-or dtype mismatch, and a NaN/inf gradient each raise ``ValueError`` naming the key, and then no
-parameter has changed. float32 parameters stay float32: hyperparameters are stored as Python floats,
-which NumPy treats as "weak" scalars that never promote an array.
+The first line of every ``update`` validates every key before touching anything: missing or extra
+keys, a non-array, a read-only parameter, a shape or dtype mismatch, and a NaN/inf gradient each
+raise ``ValueError`` naming the key, and then nothing has changed. float32 parameters stay float32:
+hyperparameters are stored as Python floats, which NumPy never lets promote an array.
 
 ``lr`` can be changed between steps (it must be a finite number ≥ 0); the schedules below return the
 value to put there (``optimizer.lr = schedule(step)``), which is what ``lib.training.train`` does.
-
-Large arrays are processed in cache-sized chunks through one scratch buffer, so an Adam step over
-10 million float32 numbers reads and writes each state array once instead of allocating a dozen
-temporaries of full size. Small arrays take the same arithmetic on the whole array.
 """
 
 from __future__ import annotations
@@ -31,10 +29,6 @@ __all__ = [
     "OPTIMIZERS",
     "Schedule", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay", "LinearWarmup",
 ]
-
-# 64K elements: 256 KB per float32 array, so a chunk of the parameter, gradient, state arrays and the
-# scratch buffer stay in this machine's 1 MB L2 cache between the ufunc calls of one update.
-_CHUNK = 1 << 16
 
 
 # --------------------------------------------------------------------------------------------------
@@ -86,12 +80,12 @@ def _count(name: str, value, minimum: int) -> int:
 # --------------------------------------------------------------------------------------------------
 
 class Optimizer:
-    """Base class: validation, lazily created per-key state, chunked in-place updates.
+    """Base class: the learning rate, the validation of ``update``'s arguments, and per-key state.
 
-    A subclass names its per-key state arrays in ``_state_names`` (each becomes a dict attribute,
-    e.g. ``Momentum.v['W1']``, as in the book) and implements ``_kernel(p, g, *state, scratch)``,
-    which updates ``p`` and the state arrays in place using ``scratch`` (same shape) for temporaries.
-    ``_coefficients(key)`` is called once per key and step before the kernel runs.
+    A subclass lists its per-key state dicts in ``_state_names`` (each becomes an attribute, e.g.
+    ``Momentum.v``, so that ``Momentum.v['W1']`` is the velocity of ``W1``, as in the book) and writes
+    its rule in ``update``, which starts with ``self._validate(params, grads)`` and gets each state
+    array with ``self._state(self.v, key, W)``.
     """
 
     _state_names: tuple[str, ...] = ()
@@ -100,7 +94,6 @@ class Optimizer:
         self.lr = lr
         for name in self._state_names:
             setattr(self, name, {})
-        self._scratch: dict[np.dtype, np.ndarray] = {}
 
     @property
     def lr(self) -> float:
@@ -123,9 +116,21 @@ class Optimizer:
         for name in self._state_names:
             getattr(self, name).clear()
 
+    def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Update every array of ``params`` in place from ``grads`` (same keys, shapes, dtypes)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _state(state: dict[str, np.ndarray], key: str, param: np.ndarray) -> np.ndarray:
+        """``state[key]``, created as zeros of ``param``'s shape and dtype at the key's first update."""
+        if key not in state:
+            state[key] = np.zeros_like(param)
+        return state[key]
+
     # -- validation ---------------------------------------------------------------------------------
 
     def _validate(self, params, grads) -> None:
+        """Raise ValueError, naming the key, unless ``update(params, grads)`` can run to the end."""
         if not isinstance(params, Mapping):
             raise ValueError(f"params must be a dict of arrays, got {type(params).__name__}")
         if not isinstance(grads, Mapping):
@@ -139,13 +144,13 @@ class Optimizer:
             if extra:
                 problems.append("gradient without a parameter: " + ", ".join(repr(key) for key in extra))
             raise ValueError("params and grads must have the same keys: " + "; ".join(problems))
-        first_state = self._state_names and getattr(self, self._state_names[0])
+        first_state = getattr(self, self._state_names[0]) if self._state_names else {}
         with np.errstate(over="ignore", invalid="ignore"):  # the finiteness test may overflow; that is handled
             for key, param in params.items():
-                self._validate_one(key, param, grads[key], first_state)
+                self._validate_one(key, param, grads[key], first_state.get(key))
 
     @staticmethod
-    def _validate_one(key, param, grad, first_state) -> None:
+    def _validate_one(key, param, grad, state) -> None:
         if not isinstance(param, np.ndarray):
             raise ValueError(f"params[{key!r}] must be a numpy array (updated in place), "
                              f"got {type(param).__name__}")
@@ -161,12 +166,10 @@ class Optimizer:
         if grad.dtype != param.dtype:
             raise ValueError(f"gradient for {key!r} has dtype {grad.dtype} but the parameter has dtype "
                              f"{param.dtype}; cast one of them (mixing them would promote or round silently)")
-        if first_state and key in first_state:
-            state = first_state[key]
-            if state.shape != param.shape or state.dtype != param.dtype:
-                raise ValueError(f"params[{key!r}] is now {param.shape} {param.dtype} but was "
-                                 f"{state.shape} {state.dtype} at the previous update; "
-                                 f"call reset() or create a new optimizer")
+        if state is not None and (state.shape != param.shape or state.dtype != param.dtype):
+            raise ValueError(f"params[{key!r}] is now {param.shape} {param.dtype} but was "
+                             f"{state.shape} {state.dtype} at the previous update; "
+                             f"call reset() or create a new optimizer")
         # g·g is finite only if every element is (NaN and inf propagate, squares cannot cancel), and a
         # BLAS dot product costs one fast read; only when it is not finite (possibly a mere overflow)
         # do we look element by element.
@@ -175,67 +178,34 @@ class Optimizer:
             raise ValueError(f"gradient for {key!r} contains NaN/inf — lower the learning rate "
                              f"or check the backward pass")
 
-    # -- the update ---------------------------------------------------------------------------------
-
-    def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        """Update every array of ``params`` in place from ``grads`` (same keys, shapes, dtypes)."""
-        self._validate(params, grads)
-        for key, param in params.items():
-            self._update_one(key, param, grads[key])
-
-    def _update_one(self, key: str, param: np.ndarray, grad: np.ndarray) -> None:
-        state = []
-        for name in self._state_names:
-            store = getattr(self, name)
-            if key not in store:
-                store[key] = np.zeros(param.shape, dtype=param.dtype)
-            state.append(store[key])
-        self._coefficients(key)
-        size = param.size
-        if not (param.flags.c_contiguous and grad.flags.c_contiguous):
-            self._kernel(param, grad, *state, np.empty(param.shape, dtype=param.dtype))
-            return
-        scratch = self._scratch.get(param.dtype)
-        if scratch is None or scratch.size != _CHUNK:
-            scratch = self._scratch[param.dtype] = np.empty(_CHUNK, dtype=param.dtype)
-        if size <= _CHUNK:
-            self._kernel(param, grad, *state, scratch[:size].reshape(param.shape))
-            return
-        flat = [param.reshape(-1), grad.reshape(-1)] + [array.reshape(-1) for array in state]
-        for start in range(0, size, _CHUNK):
-            stop = min(start + _CHUNK, size)
-            self._kernel(*(array[start:stop] for array in flat), scratch[:stop - start])
-
-    def _coefficients(self, key: str) -> None:
-        """Per-key, per-step constants for the kernel (Adam's bias corrections)."""
-
-    def _kernel(self, p, g, *rest):
-        raise NotImplementedError
-
 
 class SGD(Optimizer):
-    """Stochastic gradient descent（随机梯度下降）: W ← W − η∇L."""
+    """Stochastic gradient descent（随机梯度下降）:
+
+        W ← W − η∇L
+    """
 
     def __init__(self, lr: float = 0.01):
         super().__init__(lr)
 
-    def _kernel(self, p, g, s):
-        np.multiply(g, self.lr, out=s)
-        p -= s
+    def update(self, params, grads):
+        self._validate(params, grads)
+        for key, W in params.items():
+            W -= self.lr * grads[key]
 
 
 class Momentum(Optimizer):
     """Momentum（动量）, the classic form of CS231n and Saito's book:
 
-        v ← αv − η∇L,    W ← W + v          (α = ``momentum``, v starts at 0)
+        v ← μv − η∇L,    W ← W + v          (μ = ``momentum``; v starts at 0, kept in ``self.v[key]``)
 
-    ``v`` is the velocity, a sum of past steps decaying by α per step; on a constant gradient it
-    approaches −η∇L/(1−α): steps 1/(1−α) = 10× larger than SGD's for α = 0.9. PyTorch's
-    ``SGD(momentum=α)`` (b ← αb + ∇L, W ← W − ηb) is the same at constant η, with v = −ηb.
+    ``v`` is the velocity, a sum of past steps decaying by μ per step; on a constant gradient it
+    approaches −η∇L/(1−μ): steps 1/(1−μ) = 10× larger than SGD's for μ = 0.9. PyTorch's
+    ``SGD(momentum=μ)`` (b ← μb + ∇L, W ← W − ηb) is the same at constant η, with v = −ηb.
 
-    The EMA form of Andrew Ng's course (v ← βv + (1−β)∇L, W ← W − α·v, see :class:`MomentumEMA`)
-    gives exactly the same path when this η = α(1−β) and this momentum = β: by induction the classic
-    velocity is −α times the EMA one. The two differ only in what "learning rate" means.
+    The EMA form of Andrew Ng's course (v ← βv + (1−β)∇L, W ← W − η·v, see :class:`MomentumEMA`)
+    gives exactly the same path when this η is that η·(1−β) and this μ = β: by induction the classic
+    velocity is −η times the EMA one. The two differ only in what "learning rate" means.
     """
 
     _state_names = ("v",)
@@ -247,17 +217,19 @@ class Momentum(Optimizer):
     def _hyperparameters(self):
         return ("lr", "momentum")
 
-    def _kernel(self, p, g, v, s):
-        v *= self.momentum
-        np.multiply(g, self.lr, out=s)
-        v -= s
-        p += v
+    def update(self, params, grads):
+        self._validate(params, grads)
+        for key, W in params.items():
+            v = self._state(self.v, key, W)
+            v *= self.momentum
+            v -= self.lr * grads[key]
+            W += v
 
 
 class MomentumEMA(Optimizer):
     """Momentum in the exponential-moving-average form (Andrew Ng's deeplearning.ai course):
 
-        v ← βv + (1−β)∇L,    W ← W − η·v
+        v ← βv + (1−β)∇L,    W ← W − η·v          (v starts at 0, kept in ``self.v[key]``)
 
     Identical paths to ``Momentum(lr=η·(1−β), momentum=β)``: the classic velocity is −η times this v.
     With β = 0.9 the same ``lr`` therefore takes steps 10× smaller than in the classic form; the
@@ -273,32 +245,37 @@ class MomentumEMA(Optimizer):
     def _hyperparameters(self):
         return ("lr", "beta")
 
-    def _kernel(self, p, g, v, s):
-        v *= self.beta
-        np.multiply(g, 1.0 - self.beta, out=s)
-        v += s
-        np.multiply(v, self.lr, out=s)
-        p -= s
+    def update(self, params, grads):
+        self._validate(params, grads)
+        for key, W in params.items():
+            v = self._state(self.v, key, W)
+            v *= self.beta
+            v += (1.0 - self.beta) * grads[key]
+            W -= self.lr * v
 
 
 class Nesterov(Optimizer):
-    """Nesterov momentum（Nesterov 加速梯度）, in the form PyTorch uses for ``SGD(nesterov=True)``:
+    """Nesterov momentum（Nesterov 加速梯度）: take the gradient where the velocity is about to carry
+    the weights (the look-ahead form of Sutskever et al. 2013):
 
-        b ← μb + ∇L(W),    W ← W − η(∇L(W) + μb)        (b starts at 0; kept in ``self.v[key]``)
+        v ← μv − η∇L(θ + μv),    θ ← θ + v          (μ = ``momentum``, v starts at 0)
 
-    Relation to the look-ahead form (Sutskever et al. 2013), v ← μv − η∇L(θ + μv), θ ← θ + v:
-    store W = θ + μv (the point where the gradient is taken) instead of θ and write v = −ηb; then
-    the look-ahead update becomes exactly the two lines above, at constant η. CS231n's
-    ``x += −μ·v_prev + (1+μ)·v`` is the same update with v = −ηb. With a schedule the forms differ
-    slightly (PyTorch applies the current η to the whole buffer).
+    Change of variables: store the look-ahead point W = θ + μv instead of θ, so that the gradient is
+    taken at the stored weights, and write the velocity as v = −ηb. The two lines above become
+    exactly (at constant η) the form implemented here, which is PyTorch's ``SGD(nesterov=True)``:
 
-    Saito's book (``common/optimizer.py``) updates v ← μv − ηg first and then does
-    W ← W + μ²v − (1+μ)ηg with the *new* v; that equals W + μ³v_old − (1+μ+μ²)ηg, whereas
-    Nesterov's method is W + μ²v_old − (1+μ)ηg = W + μv_new − ηg. The book's variant converges too,
+        b ← μb + ∇L(W),    W ← W − η(∇L(W) + μb)    (b starts at 0, kept in ``self.b[key]``)
+
+    CS231n's ``x += −μ·v_prev + (1+μ)·v`` is the same update with v = −ηb. With a schedule the forms
+    differ slightly (PyTorch, like this class, applies the current η to the whole buffer).
+
+    Saito's book (``common/optimizer.py``) updates v ← μv − η∇L first and then does
+    W ← W + μ²v − (1+μ)η∇L with the *new* v; that equals W + μ³v_old − (1+μ+μ²)η∇L, whereas
+    Nesterov's method is W + μ²v_old − (1+μ)η∇L = W + μv_new − η∇L. The book's variant converges too,
     but along a different path.
     """
 
-    _state_names = ("v",)
+    _state_names = ("b",)
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9):
         super().__init__(lr)
@@ -307,19 +284,20 @@ class Nesterov(Optimizer):
     def _hyperparameters(self):
         return ("lr", "momentum")
 
-    def _kernel(self, p, g, b, s):
-        b *= self.momentum
-        b += g
-        np.multiply(b, self.momentum, out=s)
-        s += g
-        s *= self.lr
-        p -= s
+    def update(self, params, grads):
+        self._validate(params, grads)
+        for key, W in params.items():
+            g = grads[key]
+            b = self._state(self.b, key, W)
+            b *= self.momentum
+            b += g
+            W -= self.lr * (g + self.momentum * b)
 
 
 class AdaGrad(Optimizer):
     """AdaGrad (Duchi et al. 2011), as in Saito's book:
 
-        h ← h + ∇L ⊙ ∇L,    W ← W − η ∇L / (√h + ε)
+        h ← h + ∇L ⊙ ∇L,    W ← W − η ∇L / (√h + ε)          (h starts at 0, kept in ``self.h[key]``)
 
     ε is added *after* the square root and only prevents division by zero (h = 0 at the first step
     of a zero gradient). Because h only grows, the effective step η/√h shrinks forever.
@@ -334,24 +312,25 @@ class AdaGrad(Optimizer):
     def _hyperparameters(self):
         return ("lr", "eps")
 
-    def _kernel(self, p, g, h, s):
-        np.multiply(g, g, out=s)
-        h += s
-        np.sqrt(h, out=s)
-        s += self.eps
-        np.divide(g, s, out=s)
-        s *= self.lr
-        p -= s
+    def update(self, params, grads):
+        self._validate(params, grads)
+        for key, W in params.items():
+            g = grads[key]
+            h = self._state(self.h, key, W)
+            h += g * g
+            W -= self.lr * g / (np.sqrt(h) + self.eps)
 
 
 class RMSprop(Optimizer):
     """RMSprop (Hinton's lecture 6e), as in Saito's book:
 
-        h ← ρh + (1−ρ) ∇L ⊙ ∇L,    W ← W − η ∇L / (√h + ε)       (ρ = ``decay_rate``)
+        h ← ρh + (1−ρ) ∇L ⊙ ∇L,    W ← W − η ∇L / (√h + ε)
+                                    (ρ = ``decay_rate``; h starts at 0, kept in ``self.h[key]``)
 
-    AdaGrad with a decaying average instead of a sum, so the step size does not vanish. ε is added
-    after the square root, as in PyTorch (whose default ε is 1e-8). Without bias
-    correction h starts at 0, so the first steps are larger than η (the first is η/√(1−ρ) = 10η).
+    AdaGrad with a decaying average instead of a sum, so the step size does not vanish; h keeps
+    AdaGrad's (and the book's) name. ε is added after the square root, as in PyTorch (whose default
+    ε is 1e-8). Without bias correction h starts at 0, so the first steps are larger than η (the
+    first is η/√(1−ρ) = 10η).
     """
 
     _state_names = ("h",)
@@ -364,16 +343,14 @@ class RMSprop(Optimizer):
     def _hyperparameters(self):
         return ("lr", "decay_rate", "eps")
 
-    def _kernel(self, p, g, h, s):
-        h *= self.decay_rate
-        np.multiply(g, g, out=s)
-        s *= 1.0 - self.decay_rate
-        h += s
-        np.sqrt(h, out=s)
-        s += self.eps
-        np.divide(g, s, out=s)
-        s *= self.lr
-        p -= s
+    def update(self, params, grads):
+        self._validate(params, grads)
+        for key, W in params.items():
+            g = grads[key]
+            h = self._state(self.h, key, W)
+            h *= self.decay_rate
+            h += (1.0 - self.decay_rate) * g * g
+            W -= self.lr * g / (np.sqrt(h) + self.eps)
 
 
 class Adam(Optimizer):
@@ -384,74 +361,53 @@ class Adam(Optimizer):
         m̂ = m / (1−β₁ᵗ),             v̂ = v / (1−β₂ᵗ)
         W ← W − η m̂ / (√v̂ + ε)
 
-    ε is added to √v̂, outside the root (as in the paper and PyTorch). The bias corrections
-    undo the zero start of m and v: without them the first step would be (1−β₁)/√(1−β₂) ≈ 3.2η for
-    the default betas instead of η (the first corrected step is η·g/(|g| + ε), about η per element).
-    The step count t is kept per key (``self.t[key]``), like PyTorch; with the same keys every step it
-    is the paper's single t.
+    ``self.m[key]`` and ``self.v[key]`` are the paper's m and v (both start at 0), and ``self.t`` is
+    its t: one count of ``update`` calls, shared by all keys. ε is added to √v̂, outside the root (as
+    in the paper and PyTorch). The bias corrections undo the zero start of m and v: without them the
+    first step would be (1−β₁)/√(1−β₂) ≈ 3.2η for the default betas instead of η (the first
+    corrected step is η·g/(|g| + ε), about η per element).
 
     Saito's book (and TensorFlow/Keras) use the reordering of the paper's Section 2,
     lr_t = η√(1−β₂ᵗ)/(1−β₁ᵗ), W ← W − lr_t·m/(√v + ε): that is this form with ε replaced by
     ε/√(1−β₂ᵗ), i.e. a larger effective ε in the first steps (the book's default ε is 1e-7).
-
-    Implementation (same numbers, fewer passes over memory): the arrays kept per key are the sums
-    M = m/(1−β₁) and V = v/(1−β₂), updated as M ← β₁M + ∇L and V ← β₂V + ∇L⊙∇L, and the step is
-    W ← W − (η·a/b)·M/(√V + ε/b) with a = (1−β₁)/(1−β₁ᵗ), b = √((1−β₂)/(1−β₂ᵗ)) — the formula above
-    multiplied out. ``self.m[key]`` and ``self.v[key]`` give the paper's m and v (computed on access).
-    β₁ and β₂ are fixed for the optimizer's life (the stored sums depend on them).
     """
 
-    _state_names = ("_m_sum", "_v_sum")
+    _state_names = ("m", "v")
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__(lr)
-        self._beta1 = _fraction("beta1", beta1)
-        self._beta2 = _fraction("beta2", beta2)
+        self.beta1 = _fraction("beta1", beta1)
+        self.beta2 = _fraction("beta2", beta2)
         self.eps = _positive("eps", eps)
-        self.t: dict[str, int] = {}
-
-    beta1 = property(lambda self: self._beta1, doc="β₁, the decay of the gradient average m (read-only).")
-    beta2 = property(lambda self: self._beta2, doc="β₂, the decay of the squared-gradient average v (read-only).")
-
-    @property
-    def m(self) -> dict[str, np.ndarray]:
-        """The paper's first moment m per key (a copy: changing it does not change the optimizer)."""
-        return {key: total * (1.0 - self._beta1) for key, total in self._m_sum.items()}
-
-    @property
-    def v(self) -> dict[str, np.ndarray]:
-        """The paper's second moment v per key (a copy: changing it does not change the optimizer)."""
-        return {key: total * (1.0 - self._beta2) for key, total in self._v_sum.items()}
+        self.t = 0
 
     def _hyperparameters(self):
         return ("lr", "beta1", "beta2", "eps")
 
     def reset(self) -> None:
         super().reset()
-        self.t.clear()
+        self.t = 0
 
-    def _coefficients(self, key):
-        t = self.t[key] = self.t.get(key, 0) + 1
-        a = (1.0 - self._beta1) / (1.0 - self._beta1 ** t)
-        b = math.sqrt((1.0 - self._beta2) / (1.0 - self._beta2 ** t))
-        self._step = self.lr * a / b
-        self._eps_over_b = self.eps / b
-
-    def _adam_direction(self, p, g, m_sum, v_sum, s):
-        """Update the sums in place; leave the step η·m̂/(√v̂ + ε) in s."""
-        m_sum *= self._beta1
-        m_sum += g
-        v_sum *= self._beta2
-        np.multiply(g, g, out=s)
-        v_sum += s
-        np.sqrt(v_sum, out=s)
-        s += self._eps_over_b
-        np.divide(m_sum, s, out=s)
-        s *= self._step
-
-    def _kernel(self, p, g, m, v, s):
-        self._adam_direction(p, g, m, v, s)
-        p -= s
+    def update(self, params, grads):
+        self._validate(params, grads)
+        self.t += 1
+        for key, W in params.items():
+            g = grads[key]
+            m = self._state(self.m, key, W)
+            v = self._state(self.v, key, W)
+            m *= self.beta1
+            m += (1.0 - self.beta1) * g
+            v *= self.beta2
+            v += (1.0 - self.beta2) * g * g
+            m_hat = m / (1.0 - self.beta1 ** self.t)
+            v_hat = v / (1.0 - self.beta2 ** self.t)
+            # W ← W − η m̂ / (√v̂ + ε), worked out in m_hat's and v_hat's memory: fresh temporaries
+            # the size of a large W would be page-faulted in on every update, which doubles its time.
+            np.sqrt(v_hat, out=v_hat)
+            v_hat += self.eps
+            m_hat /= v_hat
+            m_hat *= self.lr
+            W -= m_hat
 
 
 class AdamW(Adam):
@@ -461,8 +417,9 @@ class AdamW(Adam):
 
     The decay term does not pass through m and v. Adam with an L2 penalty (λW added to the
     gradient) instead divides the decay by √v̂, so weights with large gradients are barely
-    regularized — the two are not the same. Same as PyTorch's ``AdamW`` (W is first scaled by
-    1 − ηλ). The decay applies to every key passed in, biases and BN parameters included.
+    regularized — the two are not the same. Same as PyTorch's ``AdamW``: W is first scaled by
+    1 − ηλ, then takes Adam's step. The decay applies to every key passed in, biases and BN
+    parameters included.
     """
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
@@ -473,10 +430,11 @@ class AdamW(Adam):
     def _hyperparameters(self):
         return ("lr", "beta1", "beta2", "eps", "weight_decay")
 
-    def _kernel(self, p, g, m, v, s):
-        self._adam_direction(p, g, m, v, s)
-        p *= 1.0 - self.lr * self.weight_decay
-        p -= s
+    def update(self, params, grads):
+        self._validate(params, grads)  # before the decay changes anything
+        for W in params.values():
+            W *= 1.0 - self.lr * self.weight_decay
+        super().update(params, grads)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

@@ -16,6 +16,9 @@ from typing import Callable
 
 import numpy as np
 
+from lib.data import count_classes
+from lib.layers import log_softmax
+
 __all__ = [
     "newton_path", "LogBowl", "two_loop_direction", "lbfgs", "minibatch_lbfgs", "LBFGSResult",
     "SoftmaxRegression",
@@ -178,7 +181,7 @@ class SoftmaxRegression:
         self.t = np.asarray(t)
         if self.t.ndim != 1:
             raise ValueError("labels must be class indices (one_hot_label=False)")
-        self.classes = int(self.t.max()) + 1
+        self.classes = count_classes(self.t)
         self.features = self.x.shape[1]
         self.size = self.features * self.classes + self.classes
         self.weight_decay = weight_decay
@@ -194,9 +197,7 @@ class SoftmaxRegression:
         """(f, ∇f) on all samples, or on the sample indices ``batch``."""
         x, t = (self.x, self.t) if batch is None else (self.x[batch], self.t[batch])
         W, b = self._unpack(w)
-        scores = x @ W + b
-        scores -= scores.max(axis=1, keepdims=True)
-        log_probs = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+        log_probs = log_softmax(x @ W + b)
         n = x.shape[0]
         loss = -log_probs[np.arange(n), t].mean() + 0.5 * self.weight_decay * float(np.sum(W * W))
         dscores = np.exp(log_probs)
@@ -208,11 +209,9 @@ class SoftmaxRegression:
     def loss(self, w: np.ndarray) -> float:
         """f(w) on all samples, without the gradient (half the work; for recording curves)."""
         W, b = self._unpack(w)
-        scores = self.x @ W + b
-        scores -= scores.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(scores).sum(axis=1))
+        log_probs = log_softmax(self.x @ W + b)
         n = self.x.shape[0]
-        return float(np.mean(log_norm - scores[np.arange(n), self.t]) + 0.5 * self.weight_decay * np.sum(W * W))
+        return float(-log_probs[np.arange(n), self.t].mean() + 0.5 * self.weight_decay * np.sum(W * W))
 
     def accuracy(self, x: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
         W, b = self._unpack(w)

@@ -5,6 +5,7 @@ Every chapter trains through :func:`train`; no notebook writes its own loop.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -126,18 +127,14 @@ def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, sched
       than a batch, the last incomplete batch is dropped, so every step sees exactly
       ``batch_size`` samples (BN statistics stay comparable) and ``iterations_per_epoch =
       n_train // batch_size``. Dropped samples differ from epoch to epoch.
-    - ``schedule``: a callable ``step -> lr`` (see ``lib.optimizers``); before every iteration
-      (``schedule_per='iteration'``, step = global iteration index from 0) or every epoch
-      (``'epoch'``, step = epoch index from 0) it sets ``optimizer.lr``. ``None`` keeps the
-      optimizer's own lr.
-    - Evaluation: loss and accuracy in evaluation mode on the training and test sets, or on
-      ``eval_size`` samples of each chosen once with the seed; at epoch 0 (before training) and
-      after every epoch.
+    - ``schedule``: a callable ``step -> lr`` (see ``lib.optimizers``) that sets ``optimizer.lr`` before
+      every epoch (``schedule_per='epoch'``, step = epoch index from 0) or every iteration
+      (``'iteration'``, step = global iteration index from 0); ``None`` keeps the optimizer's lr.
+    - Evaluation: loss and accuracy in evaluation mode on the training and test sets (or ``eval_size``
+      samples of each, chosen once with the seed), before training and after every epoch.
     - Divergence: if a gradient or the mini-batch loss becomes NaN or infinite, or the loss exceeds
-      ``divergence_factor`` times the first mini-batch loss (the log-sum-exp loss of a blown-up
-      network stays finite, e.g. 1e50, rather than turning into NaN), training stops and
-      ``history.diverged`` is True — no exception: diverging is a result to report.
-      ``divergence_factor=None`` stops only on NaN or infinity.
+      ``divergence_factor`` times the first mini-batch loss, training stops and ``history.diverged``
+      is True — no exception: diverging is a result to report. ``None`` stops only on NaN or inf.
     - ``callback(epoch, history)`` runs after each epoch's evaluation; returning True stops
       training (``history.stopped_early``).
     - ``progress=True`` shows a live one-line status; nothing is printed otherwise.
@@ -145,11 +142,48 @@ def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, sched
     The same network, optimizer settings, data and seed give the same history.
     """
     (x_train, t_train), (x_test, t_test) = data
+    _check_arguments(data, epochs, batch_size, schedule, schedule_per)
     n_train = len(x_train)
-    if len(t_train) != n_train or len(x_test) != len(t_test):
+    rng = np.random.default_rng(seed)
+    evaluation_sets = (_subset(x_train, t_train, eval_size, rng), _subset(x_test, t_test, eval_size, rng))
+    batch_size = min(int(batch_size), n_train)
+    history = History(iterations_per_epoch=n_train // batch_size)
+    status = Progress(progress)
+    start_time = time.perf_counter()
+    describe = functools.partial(_status_line, history, optimizer, epochs)  # (epoch, iteration) -> text
+    _record_evaluation(history, network, evaluation_sets)
+    status.update(lambda: describe(0, 0), force=True)
+    for epoch in range(1, epochs + 1):
+        if schedule is not None and schedule_per == "epoch":
+            optimizer.lr = float(schedule(epoch - 1))
+        order = rng.permutation(n_train)
+        for i in range(history.iterations_per_epoch):
+            if schedule is not None and schedule_per == "iteration":
+                optimizer.lr = float(schedule(len(history.train_loss)))  # the global iteration index
+            batch = order[i * batch_size:(i + 1) * batch_size]
+            if not _train_step(network, optimizer, x_train[batch], t_train[batch], history, divergence_factor):
+                break
+            status.update(lambda: describe(epoch, i + 1))
+        if history.diverged:
+            break
+        _record_evaluation(history, network, evaluation_sets)
+        status.update(lambda: describe(epoch, history.iterations_per_epoch), force=True)
+        if callback is not None and callback(epoch, history):
+            history.stopped_early = True
+            break
+    history.seconds = time.perf_counter() - start_time
+    status.update(lambda: describe(history.epochs_completed, history.iterations_per_epoch if history.train_loss else 0),
+                  force=True)
+    status.close()
+    return history
+
+
+def _check_arguments(data, epochs, batch_size, schedule, schedule_per) -> None:
+    (x_train, t_train), (x_test, t_test) = data
+    if len(t_train) != len(x_train) or len(x_test) != len(t_test):
         raise ValueError(f"train: data and labels differ in length: x_train {len(x_train)}, "
                          f"t_train {len(t_train)}, x_test {len(x_test)}, t_test {len(t_test)}")
-    if n_train == 0:
+    if len(x_train) == 0:
         raise ValueError("train: empty training set")
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"train: epochs must be a non-negative integer, got {epochs!r}")
@@ -160,73 +194,50 @@ def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, sched
     if schedule is not None and not callable(schedule):
         raise ValueError(f"train: schedule must be callable step -> lr, got {type(schedule).__name__}")
 
-    rng = np.random.default_rng(seed)
-    x_train_eval, t_train_eval = _subset(x_train, t_train, eval_size, rng)
-    x_test_eval, t_test_eval = _subset(x_test, t_test, eval_size, rng)
 
-    batch_size = min(int(batch_size), n_train)
-    iterations_per_epoch = n_train // batch_size
-    history = History(iterations_per_epoch=iterations_per_epoch)
-    status = Progress(progress)
-    start_time = time.perf_counter()
+def _train_step(network, optimizer, x, t, history: History, divergence_factor: float | None) -> bool:
+    """One iteration: the gradient on the batch, its loss and lr recorded, then the update.
 
-    def evaluate_epoch():
-        train_loss, train_acc = _evaluate(network, x_train_eval, t_train_eval)
-        test_loss, test_acc = _evaluate(network, x_test_eval, t_test_eval)
-        history.train_eval_loss.append(float(train_loss))
-        history.train_acc.append(float(train_acc))
-        history.test_loss.append(float(test_loss))
-        history.test_acc.append(float(test_acc))
+    Returns False, with nothing applied and ``history.diverged`` set, when the loss or a gradient is
+    not finite or the loss exceeds ``divergence_factor`` times the first iteration's loss (the
+    log-sum-exp loss of a blown-up network stays finite, e.g. 1e50, rather than turning into NaN).
+    """
+    grads = network.gradient(x, t)
+    loss = getattr(network, "last_loss", None)
+    if loss is None:
+        loss = network.loss(x, t, train_flg=True)
+    loss = float(loss)
+    history.train_loss.append(loss)
+    history.lr.append(float(optimizer.lr))
+    loss_limit = math.inf if divergence_factor is None else divergence_factor * abs(history.train_loss[0])
+    if math.isfinite(loss) and loss <= loss_limit and _update(optimizer, network.params, grads):
+        return True
+    history.diverged = True
+    history.diverged_at = len(history.train_loss) - 1
+    return False
 
-    def describe(epoch, iteration):
-        parts = [f"epoch {epoch}/{epochs}", f"iter {iteration}/{iterations_per_epoch}"]
-        if history.train_loss:
-            parts.append(f"loss {history.train_loss[-1]:.4f}")
-        parts.append(f"train acc {history.train_acc[-1]:.3f}")
-        parts.append(f"test acc {history.test_acc[-1]:.3f}")
-        parts.append(f"lr {optimizer.lr:.3g}")
-        if history.diverged:
-            parts.append("DIVERGED")
-        return " · ".join(parts)
 
-    evaluate_epoch()
-    status.update(lambda: describe(0, 0), force=True)
-    step = 0
-    for epoch in range(1, epochs + 1):
-        if schedule is not None and schedule_per == "epoch":
-            optimizer.lr = float(schedule(epoch - 1))
-        order = rng.permutation(n_train)
-        for i in range(iterations_per_epoch):
-            if schedule is not None and schedule_per == "iteration":
-                optimizer.lr = float(schedule(step))
-            batch = order[i * batch_size:(i + 1) * batch_size]
-            grads = network.gradient(x_train[batch], t_train[batch])
-            loss = getattr(network, "last_loss", None)
-            if loss is None:
-                loss = network.loss(x_train[batch], t_train[batch], train_flg=True)
-            loss = float(loss)
-            history.train_loss.append(loss)
-            history.lr.append(float(optimizer.lr))
-            if step == 0:
-                loss_limit = math.inf if divergence_factor is None else divergence_factor * abs(loss)
-            if not (math.isfinite(loss) and loss <= loss_limit) or not _update(optimizer, network.params, grads):
-                history.diverged = True
-                history.diverged_at = step
-                break
-            step += 1
-            status.update(lambda: describe(epoch, i + 1))
-        if history.diverged:
-            break
-        evaluate_epoch()
-        status.update(lambda: describe(epoch, iterations_per_epoch), force=True)
-        if callback is not None and callback(epoch, history):
-            history.stopped_early = True
-            break
-    history.seconds = time.perf_counter() - start_time
-    status.update(lambda: describe(history.epochs_completed, iterations_per_epoch if history.train_loss else 0),
-                  force=True)
-    status.close()
-    return history
+def _record_evaluation(history: History, network, evaluation_sets) -> None:
+    """Loss and accuracy in evaluation mode on the (subsets of the) training and test sets."""
+    (x_train, t_train), (x_test, t_test) = evaluation_sets
+    train_loss, train_acc = _evaluate(network, x_train, t_train)
+    test_loss, test_acc = _evaluate(network, x_test, t_test)
+    history.train_eval_loss.append(float(train_loss))
+    history.train_acc.append(float(train_acc))
+    history.test_loss.append(float(test_loss))
+    history.test_acc.append(float(test_acc))
+
+
+def _status_line(history: History, optimizer, epochs: int, epoch: int, iteration: int) -> str:
+    parts = [f"epoch {epoch}/{epochs}", f"iter {iteration}/{history.iterations_per_epoch}"]
+    if history.train_loss:
+        parts.append(f"loss {history.train_loss[-1]:.4f}")
+    parts.append(f"train acc {history.train_acc[-1]:.3f}")
+    parts.append(f"test acc {history.test_acc[-1]:.3f}")
+    parts.append(f"lr {optimizer.lr:.3g}")
+    if history.diverged:
+        parts.append("DIVERGED")
+    return " · ".join(parts)
 
 
 def _update(optimizer, params, grads) -> bool:

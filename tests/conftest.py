@@ -1,5 +1,6 @@
-"""What every test file shares: the repository root and the claim seeds (one place; ``CLAIM_SEEDS``
-overrides them, e.g. ``CLAIM_SEEDS=20-39 python -m pytest tests/test_claims_ch04.py``)."""
+"""What every test file shares: the repository root, the unit tests' seeds and the claim seeds (one
+place; the environment variable ``CLAIM_SEEDS`` overrides the claim seeds, e.g.
+``CLAIM_SEEDS=20-39 python -m pytest tests/test_claims_ch04.py``)."""
 
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from lib.chapters import claim_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIM_SEEDS = claim_seeds()
+# The random inputs of the unit tests of lib (gradient checks, shapes): fixed, they assert no claim.
+UNIT_TEST_SEEDS = (0, 1, 2)
 
 
 @pytest.fixture(scope="session")

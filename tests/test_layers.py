@@ -3,11 +3,11 @@ import warnings
 import numpy as np
 import pytest
 
+from conftest import UNIT_TEST_SEEDS
 from lib.gradcheck import numerical_gradient, relative_error
-from lib.layers import (Affine, BatchNormalization, Dropout, LayerNormalization, ReLU, Sigmoid,
-                        SoftmaxWithLoss, Tanh)
+from lib.layers import (ACTIVATIONS, Affine, BatchNormalization, Dropout, LayerNormalization, ReLU, Sigmoid,
+                        SoftmaxWithLoss, Tanh, activation_layer, log_softmax, softmax)
 
-SEEDS = [0, 1, 2]
 TOL = 1e-7
 
 
@@ -35,7 +35,7 @@ def away_from_zero(rng, shape, margin=0.05):
     return np.where(x >= 0, x + margin, x - margin)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_affine_gradient_and_shape_restoring(seed):
     rng = np.random.default_rng(seed)
     layer = Affine(rng.standard_normal((12, 5)), rng.standard_normal(5))
@@ -44,7 +44,7 @@ def test_affine_gradient_and_shape_restoring(seed):
     assert layer.backward(np.ones((4, 5))).shape == x.shape
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 @pytest.mark.parametrize("make", [ReLU, Sigmoid, Tanh], ids=["relu", "sigmoid", "tanh"])
 def test_activation_gradients(make, seed):
     x = away_from_zero(np.random.default_rng(seed), (5, 7))
@@ -61,7 +61,22 @@ def test_relu_and_sigmoid_values():
     assert y[0, 1] > 0                             # relative precision kept in the tail
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+def test_activation_layers_by_name():
+    assert ACTIVATIONS == {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+    first, second = activation_layer("ReLU"), activation_layer("relu")
+    assert type(first) is ReLU and first is not second  # a new layer each time: each keeps its own output
+    # forward is the function, backward multiplies by its derivative at the last input
+    z = np.array([[-1.5, 0.5, 2.0]])
+    for name, derivative in (("relu", (z > 0) * 1.0), ("sigmoid", np.exp(-z) / (1 + np.exp(-z)) ** 2),
+                             ("tanh", 1 / np.cosh(z) ** 2)):
+        layer = activation_layer(name)
+        layer.forward(z)
+        np.testing.assert_allclose(layer.backward(np.full_like(z, 3.0)), 3.0 * derivative, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"unknown activation 'gelu': use one of \['relu', 'sigmoid', 'tanh'\]"):
+        activation_layer("gelu")
+
+
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_batchnorm_training_gradient(seed):
     rng = np.random.default_rng(seed)
     bn = BatchNormalization(rng.standard_normal(6), rng.standard_normal(6))
@@ -69,7 +84,7 @@ def test_batchnorm_training_gradient(seed):
     assert check_layer(bn, x, [("gamma", "dgamma"), ("beta", "dbeta")], seed=seed) < TOL
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_batchnorm_evaluation_gradient(seed):
     rng = np.random.default_rng(seed)
     bn = BatchNormalization(rng.standard_normal(6), rng.standard_normal(6),
@@ -78,7 +93,7 @@ def test_batchnorm_evaluation_gradient(seed):
     assert check_layer(bn, x, [("gamma", "dgamma"), ("beta", "dbeta")], train_flg=False, seed=seed) < TOL
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_batchnorm_per_channel_for_4d_input(seed):
     rng = np.random.default_rng(seed)
     bn = BatchNormalization(rng.standard_normal(3), rng.standard_normal(3))
@@ -90,7 +105,7 @@ def test_batchnorm_per_channel_for_4d_input(seed):
     assert check_layer(bn, x, [("gamma", "dgamma"), ("beta", "dbeta")], seed=seed) < TOL
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_batchnorm_graph_backward_equals_closed_form(seed):
     rng = np.random.default_rng(seed)
     bn = BatchNormalization(rng.standard_normal(10), rng.standard_normal(10))
@@ -156,7 +171,7 @@ def test_batchnorm_evaluation_uses_running_statistics_not_the_batch():
     assert np.allclose(((train_out - beta) / gamma).mean(axis=0), 0, atol=1e-12)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_layer_normalization_gradient_and_independence_from_the_batch(seed):
     rng = np.random.default_rng(seed)
     ln = LayerNormalization(rng.standard_normal(10), rng.standard_normal(10))
@@ -167,7 +182,7 @@ def test_layer_normalization_gradient_and_independence_from_the_batch(seed):
 
 
 @pytest.mark.parametrize("inverted", [True, False])
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_dropout_gradient_with_a_fixed_mask(inverted, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((6, 8))
@@ -186,7 +201,7 @@ def test_dropout_backward_reuses_the_forward_mask():
     assert np.array_equal(layer.backward(np.ones_like(x)), out)   # same units dropped, same scale
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_dropout_conventions_agree_in_expectation(seed):
     """Inverted: E[train] = x = test output. Book's: E[train] = (1−p)x = test output.
     Either way the test-time output is the expected training output."""
@@ -214,7 +229,7 @@ def test_dropout_is_seeded_and_leaves_the_global_generator_alone():
         Dropout(1.0)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_softmax_with_loss_gradient_for_labels_and_one_hot(seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((5, 4)) * 3
@@ -236,6 +251,16 @@ def test_softmax_with_loss_is_exact_for_huge_scores():
     # row 1: −log softmax = 2000 exactly (the book's log(y + 1e-7) would cap it at 16.1); row 2: log 3
     assert loss == pytest.approx((2000 + np.log(3)) / 2, rel=1e-12)
     assert np.all(np.isfinite(layer.backward()))
+
+
+def test_log_softmax_softmax_and_the_loss_agree():
+    x = np.random.default_rng(5).standard_normal((6, 4)) * 40  # large scores: the shift matters
+    labels = np.arange(6) % 4
+    np.testing.assert_allclose(np.exp(log_softmax(x)), softmax(x), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(softmax(x).sum(axis=1), 1.0, rtol=1e-14)
+    layer = SoftmaxWithLoss()
+    assert layer.forward(x, labels) == pytest.approx(-log_softmax(x)[np.arange(6), labels].mean(), rel=1e-13)
+    np.testing.assert_allclose(layer.y, softmax(x), rtol=1e-13, atol=1e-300)
 
 
 def test_float32_is_preserved_through_forward_and_backward():

@@ -3,10 +3,10 @@ import copy
 import numpy as np
 import pytest
 
+from conftest import UNIT_TEST_SEEDS
 from lib.gradcheck import relative_error
 from lib.networks import MultiLayerNet
 
-SEEDS = [0, 1, 2]
 CONFIGS = {
     "relu": dict(),
     "batchnorm": dict(use_batchnorm=True),
@@ -41,7 +41,7 @@ def small_problem(seed, **config):
     return net, x, t
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_network_gradient_check(name, seed):
     net, x, t = small_problem(seed, **CONFIGS[name])
@@ -88,7 +88,7 @@ def test_layer_order_and_keys():
     assert list(net.params) == ["W1", "b1", "W2", "b2", "W3", "b3", "gamma1", "beta1", "gamma2", "beta2"]
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_weight_decay_penalizes_weights_only(seed):
     net, x, t = small_problem(seed, weight_decay_lambda=0.2, use_batchnorm=True)
     plain_loss = net.last_layer.forward(net.predict(x), t)
@@ -157,7 +157,7 @@ def test_numerical_gradient_leaves_batchnorm_running_statistics_alone():
         assert np.array_equal(bn.running_mean, mean) and np.array_equal(bn.running_var, var)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_evaluate_matches_loss_and_accuracy(seed):
     net, x, t = small_problem(seed, use_batchnorm=True, weight_decay_lambda=0.1, use_dropout=True)
     loss, accuracy = net.evaluate(x, t, chunk_size=3)          # chunks must not change the answer

@@ -3,11 +3,10 @@ import math
 import numpy as np
 import pytest
 
+from conftest import UNIT_TEST_SEEDS
 from lib.networks import MultiLayerNet
 from lib.optimizers import SGD
 from lib.training import History, train
-
-SEEDS = [0, 1, 2]
 
 
 def blobs(seed, n_train=600, n_test=300, features=16, classes=5):
@@ -45,7 +44,7 @@ def test_incomplete_last_batch_is_dropped():
     assert history.iterations_per_epoch == 2       # 130 // 50; the 30 left over change every epoch
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_training_is_deterministic_for_a_seed(seed):
     net_a, a = run(seed, epochs=2)
     net_b, b = run(seed, epochs=2)
@@ -56,7 +55,7 @@ def test_training_is_deterministic_for_a_seed(seed):
     assert c.train_loss != a.train_loss             # the seed drives the batch order
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_loss_decreases_and_accuracy_rises(seed):
     _, history = run(seed, epochs=5)
     first, last = np.mean(history.train_loss[:5]), np.mean(history.train_loss[-5:])
@@ -112,7 +111,7 @@ def test_non_finite_gradient_is_flagged_and_no_update_is_applied():
     assert np.array_equal(net.params["W"], np.zeros(3))
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", UNIT_TEST_SEEDS)
 def test_divergence_of_the_plain_net_is_reportable_next_to_batchnorm(seed):
     # The BN chapter's scenario: same learning rate, the plain net blows up, the BN net does not
     # (measured at lr = 5: plain diverges within 3 epochs at seeds 0–2, BN never; BN at lr = 30 does).

@@ -108,7 +108,7 @@ def bias_correction_trace(steps: int = 10, *, beta1: float = 0.9, beta2: float =
     trace = {name: np.empty(steps) for name in ("g", "m", "v", "m_hat", "v_hat")}
     for index, gradient in enumerate(gradients):
         adam.update(params, {"w": np.array([gradient])})
-        t = adam.t["w"]
+        t = adam.t
         m, v = float(adam.m["w"][0]), float(adam.v["w"][0])
         trace["g"][index], trace["m"][index], trace["v"][index] = gradient, m, v
         trace["m_hat"][index], trace["v_hat"][index] = m / (1 - beta1**t), v / (1 - beta2**t)
