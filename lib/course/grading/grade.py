@@ -280,9 +280,11 @@ def plan(submission: nbformat.NotebookNode, master: Master, context: MasterConte
     # Checks: edited, missing, or with points written into their metadata.
     for exercise in master.exercises:
         found = [submission.cells[p - 1] for p in checks.get(exercise.id, [])]
-        by_id = {c.get("id"): c for c in found}
-        for number, check in enumerate(exercise.checks):
-            cell = by_id.get(check.cell_id) if check.cell_id in by_id else (found[number] if number < len(found) else None)
+        master_ids = {check.cell_id for check in exercise.checks} - {None}
+        by_id = {c.get("id"): c for c in found if c.get("id") in master_ids}
+        others = [c for c in found if c.get("id") not in master_ids]
+        for check in exercise.checks:
+            cell = by_id.get(check.cell_id) or (others.pop(0) if others and not by_id else None)
             if cell is None:
                 notes.append(f"A check cell of {code(exercise.id)} was missing; it was put back.")
                 continue

@@ -67,8 +67,8 @@ class Rule:
 
 RULES = (
     Rule("reference-import", REFERENCE,
-         "imports a `lib` module the master's own cells do not import, or any of lib.checks, "
-         "lib.chapters, lib.course"),
+         "imports a `lib` module the master's own cells do not import, or lib.chapters or lib.course "
+         "(whatever the master imports)"),
     Rule("reference-name", REFERENCE,
          "takes from a `lib` module an object named like the one the exercise must write "
          "(`lib.optimizers.Adam` in an exercise that writes `Adam`), to import, subclass or wrap it"),
@@ -82,8 +82,8 @@ RULES = (
          "reads frames, code objects, globals or the class hierarchy (`__globals__`, `_getframe`, "
          "`f_locals`, `__subclasses__` …), or looks an attribute up by a computed name"),
     Rule("check-name", CHECKER,
-         "uses a name the master binds to the checks (e.g. `checks`), or rebinds a name the master "
-         "imports (e.g. `np`)"),
+         "imports the checks, uses a name the master binds to them (e.g. `checks`), or rebinds a "
+         "name the master imports (e.g. `np`)"),
     Rule("module-attribute", CHECKER,
          "assigns or deletes an attribute of an imported module (e.g. `np.allclose = …`)"),
 )
@@ -244,7 +244,9 @@ def screen(source: str, exercise: str, context: MasterContext) -> list[Finding]:
                     add("shell-module", node, f"imports `{module}`")
                 elif _is_lib(module):
                     full = f"{module}.{obj}" if (module == "lib" and obj) else module
-                    if module == "lib" and obj is None:
+                    if _under(full, ("lib.checks",)):
+                        add("check-name", node, f"imports `{full}`, the checks")
+                    elif module == "lib" and obj is None:
                         add("reference-import", node, "imports `lib`")
                     elif not _lib_module_allowed(full, context):
                         add("reference-import", node, f"imports `{full}`")

@@ -179,8 +179,7 @@ _THREADS_AFTER = ("_course_left = sorted(t.name for t in _course_threading.enume
                   "if _course_left:\n"
                   "    raise RuntimeError(f'left {len(_course_left)} thread(s) running')")
 
-LEFT_THREADS = ("This cell left a background thread running, and the kernel died after it had run "
-                "(in a later cell).")
+LEFT_THREADS = "This cell left a background thread running, and the kernel died after the cell had finished."
 
 
 @dataclass
@@ -256,8 +255,8 @@ def _attempt(cells, cwd, setup, set_aside, timeout, budget, start, before_check)
                 return results, _blame(index, run, left_threads)
             if cell.kind == "solution":
                 probe = kernel.run(_THREADS_AFTER, timeout)
-                if _broken(probe, kernel):
-                    return results, (index, CellRun("died", seconds=run.seconds))
+                if _broken(probe, kernel):   # it died after the cell had finished: a thread did it
+                    return results, (index, CellRun("died", evalue=LEFT_THREADS))
                 if probe.status == "error":
                     left_threads.append(index)
             results.append(run)
