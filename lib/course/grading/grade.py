@@ -147,7 +147,7 @@ def _fenced(text: str) -> list[str]:
 
 # --- the checks, restored before every check cell ------------------------------------------------
 
-def _check_module_sources() -> dict[str, str]:
+def check_module_sources() -> dict[str, str]:
     """Every module of lib/checks, read once, before any student code has run."""
     sources = {"lib.checks": (CHECKS_DIR / "__init__.py").read_text(encoding="utf-8")}
     for path in sorted(CHECKS_DIR.glob("*.py")):
@@ -159,8 +159,13 @@ def _check_module_sources() -> dict[str, str]:
 def _check_bindings(master: Master) -> list[tuple[str, str, str | None]]:
     """``(name, module, attribute or None)`` for each name the master's ordinary cells bind to the
     checks, e.g. ``("checks", "lib.checks.ch01_optimizers", None)``."""
+    return check_bindings(master.notebook.cells)
+
+
+def check_bindings(cells) -> list[tuple[str, str, str | None]]:
+    """The names the ordinary code cells among ``cells`` bind to the checks (see :func:`_check_bindings`)."""
     bindings = []
-    for cell in master.notebook.cells:
+    for cell in cells:
         if cell.cell_type != "code" or role_of(cell) is not None:
             continue
         for name, module, obj in imports_of(cell.source):
@@ -371,7 +376,7 @@ def grade_submitted(submitted: Submitted, master: Master, settings: Settings,
                              _all_zero(master, f"`{submitted.shown}` {submitted.problem}."))
     planned = plan(submitted.notebook, master, master_context(master))
     if before_check is None:
-        before_check = restore_checks_source(_check_bindings(master), _check_module_sources())
+        before_check = restore_checks_source(_check_bindings(master), check_module_sources())
     try:
         runs, workdir = run_plan_isolated(planned.cells, before_check, settings)
     except (GradingError, OSError) as error:
@@ -570,7 +575,7 @@ def grade_folder(submissions: Path, masters_dir: Path, out: Path, *, timeout: fl
     out = Path(out)
     hidden = tuple(Path(p).resolve() for p in (masters_dir, submissions, out))
     settings = Settings(timeout, memory_limit_gb, notebook_budget, sandboxed, hidden)
-    sources = _check_module_sources()
+    sources = check_module_sources()
     before_checks = {m.name: restore_checks_source(_check_bindings(m), sources) for m in masters}
     tasks = [(s.name, s.entries, masters, settings, s.notes, before_checks) for s in find_students(Path(submissions))]
     grades: list[StudentGrade] = []
