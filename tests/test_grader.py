@@ -402,15 +402,22 @@ def test_exit_and_os_exit_raise_in_the_cell_that_calls_them(tmp_path):
     assert [(run.status, run.ename) for run in runs] == [("error", "SystemExit")] * 3 + [("ok", "")] * 2
 
 
-@pytest.mark.parametrize("trick", sorted(set(fixtures.EXTRA_CELL_TRICKS) - {"patched run_cell"}))
-def test_student_pytest_resists_the_simple_tricks(tmp_path, trick):
-    """(A patched run_cell leaves a kernel that answers nothing: every later cell fails, slowly.)"""
-    notebook = fixtures._answered({})
-    fixtures._insert_after_setup(notebook, fixtures.EXTRA_CELL_TRICKS[trick])
-    nbformat.write(notebook, tmp_path / "tricks.ipynb")
+def test_student_pytest_resists_the_simple_tricks(tmp_path):
+    """One notebook per trick, in one pytest run. (A patched run_cell leaves a kernel that answers
+    nothing: every later cell fails, slowly; the grader never runs such a cell.)"""
+    tricks = sorted(set(fixtures.EXTRA_CELL_TRICKS) - {"patched run_cell"})
+    names = []
+    for number, trick in enumerate(tricks):
+        notebook = fixtures._answered({})
+        fixtures._insert_after_setup(notebook, fixtures.EXTRA_CELL_TRICKS[trick])
+        names.append(f"trick{number}.ipynb")
+        nbformat.write(notebook, tmp_path / names[-1])
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "lib.course.grading.pytest_plugin", "-p", "no:cacheprovider",
-         "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={TIMEOUT}", "tricks.ipynb"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert "0 / 8 points from the visible checks" in result.stdout, result.stdout[-3000:]
+         "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={TIMEOUT * 5}", *names],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    out = result.stdout
+    assert "0 / 24 points from the visible checks" in out, out[-3000:]
+    for name in names:
+        assert f"{name}\n  FAILED  fx-add" in out, out[-3000:]
