@@ -93,6 +93,7 @@ def test_careless_files_score_zero_with_the_reason_and_never_stop_the_class(grad
     ("stale_copy", "`90_fixture-Copy1.ipynb` was not graded: `90_fixture.ipynb` was graded for `90_fixture`."),
     ("wrong_chapter", "`90_fixture.ipynb` is named like `90_fixture` but holds the exercises of `91_other`; "
                       "it was graded as `91_other`."),
+    ("linked_student", "The submission folder is a symbolic link; it was not followed."),
     ("check_above", "The check cell of `fx-add` (cell 3) was above its solution cell (cell 4); "
                     "the grader ran the solution first."),
 ])
@@ -266,13 +267,27 @@ def test_the_reference_implementation_and_the_checker_are_off_limits_in_chapter_
     assert findings and findings[0].reason == rule, findings
 
 
-@pytest.mark.skipif(not CHAPTER_1.exists(), reason="no chapter-1 master")
-def test_chapter_1_master_solutions_pass_the_screen():
-    master = read_master(CHAPTER_1)
+@pytest.mark.parametrize("path", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_master_solution_passes_the_screen(path):
+    master = read_master(path)
     context = master_context(master)
     for cell in master.notebook.cells:
         if cell.metadata.get("course", {}).get("role") == "solution":
             assert screen(cell.source, cell.metadata["course"]["exercise"], context) == []
+
+
+def test_the_chapters_own_code_is_off_limits_even_when_the_master_imports_it():
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from lib.chapters.ch02_initialization import experiments\nimport numpy as np")])
+    solution = nbformat.v4.new_code_cell("def he(shape):\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")
+    solution.metadata["course"] = {"role": "solution", "exercise": "x-he"}
+    check = nbformat.v4.new_code_cell("he((2, 2))")
+    check.metadata["course"] = {"role": "check", "exercise": "x-he", "points": 1, "locked": True}
+    notebook.cells += [solution, check]
+    context = master_context(parse_master(notebook, Path("10_demo.ipynb")))
+    findings = screen("def he(shape):\n    return experiments.he_std(shape)", "x-he", context)
+    assert [f.reason for f in findings] == [REFERENCE]
+    assert screen("def he(shape):\n    return np.sqrt(2 / shape[0])", "x-he", context) == []
 
 
 def test_the_policy_is_a_table_with_one_reason_per_rule():

@@ -261,6 +261,8 @@ def screen(source: str, exercise: str, context: MasterContext) -> list[Finding]:
                 add("check-name", node, f"uses `{node.id}`, which the check cells use")
             elif (isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in context.imported_names):
                 add("check-name", node, f"rebinds `{node.id}`, which the master imports")
+            elif _under(context.imported_names.get(node.id, ""), ("lib.chapters", "lib.course")):
+                add("reference-import", node, f"uses `{node.id}`, the chapter's own code")
             elif node.id == "lib":
                 pass   # judged with its attributes below
         elif isinstance(node, ast.Attribute):

@@ -162,6 +162,11 @@ def read_submission(path: Path, shown: str) -> Submitted:
         return Submitted(path, shown, None, "could not be read as a notebook: it is nested too deeply")
 
 
+def printable(name: str) -> str:
+    """A file name as text that can be written anywhere: bytes that are not UTF-8 become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _named_like_notebook(name: str) -> bool:
     return name.endswith(NOTEBOOK_SUFFIX) and not name.startswith(".")
 
@@ -174,7 +179,7 @@ def _walk(folder: Path) -> list[tuple[Path, str]]:
         for name in sorted([*dirnames, *filenames]):
             if _named_like_notebook(name):
                 path = Path(current) / name
-                found.append((path, str(path.relative_to(folder))))
+                found.append((path, printable(str(path.relative_to(folder)))))
     return found
 
 
@@ -194,14 +199,15 @@ def find_students(directory: Path) -> list[Student]:
     for entry in listing:
         if entry.name.startswith("."):
             continue
+        name = printable(entry.name)
         if entry.is_dir(follow_symlinks=False):
-            student = students.setdefault(entry.name, Student(entry.name, [], []))
+            student = students.setdefault(name, Student(name, [], []))
             student.entries += _walk(Path(entry.path))
         elif _named_like_notebook(entry.name):
-            name = entry.name[: -len(NOTEBOOK_SUFFIX)]
+            name = name[: -len(NOTEBOOK_SUFFIX)]
             student = students.setdefault(name, Student(name, [], []))
-            student.entries.append((Path(entry.path), entry.name))
+            student.entries.append((Path(entry.path), printable(entry.name)))
         elif entry.is_symlink():
-            student = students.setdefault(entry.name, Student(entry.name, [], []))
-            student.notes.append(f"The submission folder `{entry.name}` is a symbolic link; it was not followed.")
+            student = students.setdefault(name, Student(name, [], []))
+            student.notes.append("The submission folder is a symbolic link; it was not followed.")
     return [students[name] for name in sorted(students)]
