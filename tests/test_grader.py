@@ -19,7 +19,7 @@ import pytest
 from lib.course import ROOT
 from lib.course.grading import sandbox
 from lib.course.grading.grade import (Plan, PlannedCell, escape_markdown, feedback_filename, grade_folder, plan,
-                                      restore_checks_source, run_plan_isolated, score, Settings)
+                                      check_restoration, run_plan_isolated, score, Settings)
 from lib.course.grading.notebook_format import parse_master, read_master
 from lib.course.grading.policy import CHECKER, REFERENCE, master_context, rules_table, screen
 from lib.course.grading.runner import CellRun
@@ -323,7 +323,7 @@ def test_the_sandbox_stops_writes_reads_network_and_leftover_processes(tmp_path)
     ]
     cells = [PlannedCell(source, "ordinary", f"cell {n}") for n, source in enumerate(attempts)]
     settings = Settings(timeout=20, sandboxed=True, hidden=(hidden_folder,))
-    runs, _ = run_plan_isolated(cells, None, settings)
+    runs, _ = run_plan_isolated(cells, (None, None), settings)
     listener.close()
     assert [run.status for run in runs] == ["error", "error", "error", "error", "ok"], runs
     assert "Read-only file system" in runs[0].evalue
@@ -344,12 +344,12 @@ def _cmdline_has(proc: Path, token: str) -> bool:
 
 
 def test_the_check_modules_are_rebuilt_before_every_check():
-    before = restore_checks_source([("core", "lib.checks.core", None)],
+    restoration = check_restoration([("core", "lib.checks.core", None)],
                                    {"lib.checks": "", "lib.checks.core": "def passed(e):\n    return 'pristine'\n"})
     cells = [PlannedCell("from lib.checks import core\ncore.passed = lambda e: 'fake'", "ordinary", "cell 1"),
              PlannedCell("assert core.passed('x') == 'pristine'", "check", "cell 2"),
              PlannedCell("import lib.checks.core\nassert lib.checks.core.passed('x') == 'pristine'", "ordinary", "cell 3")]
-    runs, _ = run_plan_isolated(cells, before, Settings(timeout=20, sandboxed=SANDBOXED))
+    runs, _ = run_plan_isolated(cells, restoration, Settings(timeout=20, sandboxed=SANDBOXED))
     assert [r.status for r in runs] == ["ok", "ok", "ok"], runs
 
 
@@ -436,3 +436,30 @@ def test_student_pytest_resists_the_simple_tricks(tmp_path):
     assert "0 / 24 points from the visible checks" in out, out[-3000:]
     for name in names:
         assert f"{name}\n  FAILED  fx-add" in out, out[-3000:]
+
+
+@pytest.mark.skipif(not CHAPTER_1.exists(), reason="no chapter-1 master")
+def test_chapter_1_solutions_that_use_the_reference_score_zero_and_the_rest_is_graded(tmp_path):
+    """The master's own answers, except two solution cells that take the course's implementation."""
+    from lib.course.grading.generate import student_notebook
+    from lib.course.grading.grade import grade_submitted
+    from lib.course.grading.submissions import read_submission
+
+    master = read_master(CHAPTER_1)
+    answers = {c.metadata["course"]["exercise"]: c.source for c in master.notebook.cells
+               if c.metadata.get("course", {}).get("role") == "solution"}
+    taken = {"opt-adam": "from lib.optimizers import Adam",
+             "opt-sgd": "import lib.optimizers\n\nclass SGD(lib.optimizers.SGD):\n    pass"}
+    notebook = student_notebook(master)
+    for cell in notebook.cells:
+        exercise = cell.metadata.get("course", {}).get("exercise")
+        if cell.metadata.get("course", {}).get("role") == "solution":
+            cell.source = taken.get(exercise, answers[exercise])
+    nbformat.write(notebook, tmp_path / "01_optimizers.ipynb")
+    grade = grade_submitted(read_submission(tmp_path / "01_optimizers.ipynb", "01_optimizers.ipynb"), master,
+                            Settings(timeout=60, sandboxed=SANDBOXED, hidden=(tmp_path,)))
+    scores = {e.id: (e.score, e.points, e.reason) for e in grade.exercises}
+    for exercise in taken:
+        score_, _, reason = scores.pop(exercise)
+        assert score_ == 0 and REFERENCE in reason, reason
+    assert all(score_ == points for score_, points, _ in scores.values()), scores

@@ -180,12 +180,14 @@ def check_bindings(cells) -> list[tuple[str, str, str | None]]:
     return bindings
 
 
-def restore_checks_source(bindings, sources: dict[str, str]) -> str | None:
-    """A cell that rebuilds the check modules from ``sources`` into fresh module objects, registers
-    them, and binds the master's names to them again. Nothing it uses can have been replaced by a
-    solution cell that passed the screen (it imports ``sys`` and ``types`` itself)."""
+def check_restoration(bindings, sources: dict[str, str]) -> tuple[str | None, str | None]:
+    """Two cells: ``prepare`` compiles the check modules from ``sources`` once per kernel, before any
+    student code runs; ``before_check`` rebuilds them from those code objects into fresh module
+    objects, registers them, and binds the master's names to them again. Nothing they use can have
+    been replaced by a solution cell that passed the screen (they import ``sys`` and ``types``
+    themselves; the code objects sit in a module only ``sys.modules`` reaches)."""
     if not bindings:
-        return None
+        return None, None
     needed = {module for _, module, _ in bindings} | {"lib.checks", "lib.checks.core"}
     pending = list(needed)
     while pending:   # check modules that import other check modules
@@ -196,10 +198,19 @@ def restore_checks_source(bindings, sources: dict[str, str]) -> str | None:
                     pending.append(candidate)
     order = ["lib.checks", "lib.checks.core"] + sorted(needed - {"lib.checks", "lib.checks.core"})
     modules = [(name, sources[name]) for name in order if name in sources]
-    return (
-        "def _course_restore_checks(modules, bindings):\n"
+    prepare = (
+        "def _course_compile_checks(modules):\n"
         "    import sys, types\n"
-        "    for name, source in modules:\n"
+        "    holder = types.ModuleType('_course_pristine_checks')\n"
+        "    holder.code = [(name, compile(source, name.replace('.', '/') + '.py', 'exec')) for name, source in modules]\n"
+        "    sys.modules['_course_pristine_checks'] = holder\n"
+        f"_course_compile_checks({modules!r})\n"
+        "del _course_compile_checks"
+    )
+    before_check = (
+        "def _course_restore_checks(bindings):\n"
+        "    import sys, types\n"
+        "    for name, code in sys.modules['_course_pristine_checks'].code:\n"
         "        module = types.ModuleType(name)\n"
         "        module.__package__ = 'lib.checks'\n"
         "        if name == 'lib.checks':\n"
@@ -207,13 +218,14 @@ def restore_checks_source(bindings, sources: dict[str, str]) -> str | None:
         "        sys.modules[name] = module\n"
         "        parent, _, child = name.rpartition('.')\n"
         "        setattr(sys.modules[parent], child, module)\n"
-        "        exec(compile(source, name.replace('.', '/') + '.py', 'exec'), module.__dict__)\n"
+        "        exec(code, module.__dict__)\n"
         "    for name, module, attribute in bindings:\n"
         "        value = sys.modules[module]\n"
         "        globals()[name] = value if attribute is None else getattr(value, attribute)\n"
-        f"_course_restore_checks({modules!r}, {list(bindings)!r})\n"
+        f"_course_restore_checks({list(bindings)!r})\n"
         "del _course_restore_checks"
     )
+    return prepare, before_check
 
 
 # --- the plan: the master's cells, the student's solutions ----------------------------------
@@ -308,12 +320,14 @@ class GradingError(RuntimeError):
     """The worker could not grade the notebook (no kernel, killed by the notebook's time limit …)."""
 
 
-def run_plan_isolated(cells: list[PlannedCell], before_check: str | None, settings: Settings) -> tuple[list[CellRun], str]:
+def run_plan_isolated(cells: list[PlannedCell], restoration: tuple[str | None, str | None],
+                      settings: Settings) -> tuple[list[CellRun], str]:
     """Run ``cells`` in a worker process (inside the sandbox when ``settings.sandboxed``); return the
     runs and the kernel's working folder (for making messages path-free)."""
     request = json.dumps({"cells": [{"source": c.source, "kind": c.kind} for c in cells],
                           "timeout": settings.timeout, "budget": settings.notebook_budget,
-                          "memory_limit_gb": settings.memory_limit_gb, "before_check": before_check})
+                          "memory_limit_gb": settings.memory_limit_gb, "prepare": restoration[0],
+                          "before_check": restoration[1]})
     argv = [sys.executable, "-m", "lib.course.grading.worker"]
     limit = settings.notebook_budget + 4 * settings.timeout + 60   # the budget is enforced inside; this is the backstop
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
@@ -368,17 +382,17 @@ def _all_zero(master: Master, reason: str) -> list[ExerciseResult]:
 
 
 def grade_submitted(submitted: Submitted, master: Master, settings: Settings,
-                    before_check: str | None = None) -> NotebookGrade:
+                    restoration: tuple[str | None, str | None] | None = None) -> NotebookGrade:
     """Grade one read submission against ``master``."""
     start = time.perf_counter()
     if submitted.notebook is None:
         return NotebookGrade(master.name, submitted.shown,
                              _all_zero(master, f"`{submitted.shown}` {submitted.problem}."))
     planned = plan(submitted.notebook, master, master_context(master))
-    if before_check is None:
-        before_check = restore_checks_source(_check_bindings(master), check_module_sources())
+    if restoration is None:
+        restoration = check_restoration(_check_bindings(master), check_module_sources())
     try:
-        runs, workdir = run_plan_isolated(planned.cells, before_check, settings)
+        runs, workdir = run_plan_isolated(planned.cells, restoration, settings)
     except (GradingError, OSError) as error:
         return NotebookGrade(master.name, submitted.shown, _all_zero(master, f"Grading failed: {error}."),
                              planned.notes)
@@ -490,7 +504,7 @@ def choose(student_entries: list[Submitted], masters: list[Master]) -> tuple[dic
 
 
 def grade_student(student: str, entries: list[tuple[Path, str]], masters: list[Master], settings: Settings,
-                  notes: list[str] | None = None, before_checks: dict[str, str | None] | None = None) -> StudentGrade:
+                  notes: list[str] | None = None, restorations: dict[str, tuple] | None = None) -> StudentGrade:
     submitted = [read_submission(path, shown) for path, shown in entries]
     chosen, choice_notes = choose(submitted, masters)
     notebooks = []
@@ -498,8 +512,8 @@ def grade_student(student: str, entries: list[tuple[Path, str]], masters: list[M
         if master.name not in chosen:
             notebooks.append(NotebookGrade(master.name, None, _all_zero(master, "Not submitted.")))
             continue
-        before = (before_checks or {}).get(master.name)
-        notebooks.append(grade_submitted(chosen[master.name], master, settings, before))
+        restoration = (restorations or {}).get(master.name)
+        notebooks.append(grade_submitted(chosen[master.name], master, settings, restoration))
     return StudentGrade(student, notebooks, list(notes or []) + choice_notes)
 
 
@@ -559,8 +573,8 @@ def feedback_filename(student: str) -> str:
 
 
 def _grade_one(args) -> StudentGrade:
-    student, entries, masters, settings, notes, before_checks = args
-    return grade_student(student, entries, masters, settings, notes, before_checks)
+    student, entries, masters, settings, notes, restorations = args
+    return grade_student(student, entries, masters, settings, notes, restorations)
 
 
 def grade_folder(submissions: Path, masters_dir: Path, out: Path, *, timeout: float = 60, jobs: int = 1,
@@ -576,8 +590,8 @@ def grade_folder(submissions: Path, masters_dir: Path, out: Path, *, timeout: fl
     hidden = tuple(Path(p).resolve() for p in (masters_dir, submissions, out))
     settings = Settings(timeout, memory_limit_gb, notebook_budget, sandboxed, hidden)
     sources = check_module_sources()
-    before_checks = {m.name: restore_checks_source(_check_bindings(m), sources) for m in masters}
-    tasks = [(s.name, s.entries, masters, settings, s.notes, before_checks) for s in find_students(Path(submissions))]
+    restorations = {m.name: check_restoration(_check_bindings(m), sources) for m in masters}
+    tasks = [(s.name, s.entries, masters, settings, s.notes, restorations) for s in find_students(Path(submissions))]
     grades: list[StudentGrade] = []
     if jobs > 1 and len(tasks) > 1:
         # Processes, not threads: each grading drives its own worker and kernel.

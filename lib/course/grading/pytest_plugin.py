@@ -127,20 +127,20 @@ def _evaluate(kernel, expression: str, timeout: float) -> dict:
         return {}
 
 
-def _restore_source(notebook_file) -> str | None:
+def _restoration(notebook_file) -> tuple[str | None, str | None]:
     """The source that rebuilds the check modules from ``lib/checks`` and rebinds the names the
     notebook's ordinary cells import them as (``checks`` for chapter NN's module by default)."""
-    from lib.course.grading.grade import check_bindings, check_module_sources, restore_checks_source
+    from lib.course.grading.grade import check_bindings, check_module_sources, check_restoration
 
     sources = check_module_sources()
     bindings = check_bindings(notebook_file.nb.cells)
     default = f"lib.checks.ch{notebook_file.path.stem}"
     if default in sources and "checks" not in {name for name, _, _ in bindings}:
         bindings.append(("checks", default, None))
-    return restore_checks_source(bindings, sources)
+    return check_restoration(bindings, sources)
 
 
-def _guard_checks(item, first: bool, restore: str | None) -> None:
+def _guard_checks(item, first: bool, restoration: tuple[str | None, str | None]) -> None:
     """Before the notebook's first cell, remember the shell; before a check cell, restore it and the
     checks; after the check cell, make sure the whole cell ran."""
     original = item.runtest
@@ -157,7 +157,10 @@ def _guard_checks(item, first: bool, restore: str | None) -> None:
         timeout = min(30.0, float(item.config.option.nbval_cell_timeout or 30))
         if getattr(item.parent, "_course_unresponsive", False):
             raise NbCellError(item.cell_num, UNRESPONSIVE, item.cell.source)
-        setup = _RESET_SHELL + (restore or "") if is_check else _RESET_SHELL
+        prepare, restore = restoration
+        setup = _RESET_SHELL + "\n" + (prepare or "") if first else ""
+        if is_check:
+            setup += _RESET_SHELL + "\n" + (restore or "")
         result = _evaluate(kernel, f"exec({setup!r}, globals())", timeout)
         if not result:
             item.parent._course_unresponsive = True
@@ -180,14 +183,14 @@ def _guard_checks(item, first: bool, restore: str | None) -> None:
 def pytest_collection_modifyitems(session, config, items) -> None:
     state = config.stash[_STATE_KEY]["exercises"]
     seen: dict[str, int] = {}
-    restores: dict[int, str | None] = {}
+    restores: dict[int, tuple] = {}
     for item in items:
         if not _is_nbval_cell(item):
             continue
         _watch_reply_status(item)
         first = id(item.parent) not in restores
         if first:
-            restores[id(item.parent)] = _restore_source(item.parent)
+            restores[id(item.parent)] = _restoration(item.parent)
         _guard_checks(item, first, restores[id(item.parent)])
         # What pytest prints for the item; nbval's default (the whole id) comes out as "name::ipynb::Cell 3".
         item.reportinfo = (lambda item=item: (item.path, 0, item.name))

@@ -200,7 +200,7 @@ def run_cells(sources: list[str], cwd: Path, *, timeout: float = 60, max_restart
 
 def run_plan(cells: list[PlannedRun], cwd: Path, *, timeout: float = 60, budget: float | None = None,
              max_restarts: int = 3, memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB,
-             before_check: str | None = None) -> list[CellRun]:
+             prepare: str | None = None, before_check: str | None = None) -> list[CellRun]:
     """Run ``cells`` in order in one kernel; one :class:`CellRun` per cell.
 
     When a cell kills the kernel (or hangs it beyond an interrupt), that cell is set aside — or the
@@ -208,8 +208,9 @@ def run_plan(cells: list[PlannedRun], cwd: Path, *, timeout: float = 60, budget:
     and the whole list is run again from the start in a fresh kernel without it. So the results are
     those of the notebook without the broken cell, whichever later cell the death happened to hit:
     the same on every run. ``budget`` bounds the seconds for the whole list (restarts included);
-    cells past it are reported as not run."""
-    setup = "\n".join(part for part in (_memory_limit_source(memory_limit_gb), _EXIT_GUARD) if part)
+    cells past it are reported as not run. ``prepare`` runs in every kernel right after the set-up,
+    before any cell."""
+    setup = "\n".join(part for part in (_memory_limit_source(memory_limit_gb), _EXIT_GUARD, prepare) if part)
     start = time.perf_counter()
     set_aside: dict[int, CellRun] = {}
     for _ in range(max_restarts + 1):

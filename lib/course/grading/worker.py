@@ -9,7 +9,7 @@ so the worker reads no file the student could have touched, and no master: insid
 masters, the submissions and the output folder are not even visible.
 
 The plan: ``{"cells": [{"source": str, "kind": str}], "timeout": s, "budget": s or null,
-"memory_limit_gb": GB or null, "before_check": str or null}``. The result: ``{"runs": [CellRun as a
+"memory_limit_gb": GB or null, "prepare": str or null, "before_check": str or null}``. The result: ``{"runs": [CellRun as a
 dict, one per cell]}``.
 """
 
@@ -40,7 +40,8 @@ def main() -> int:
 
     cells = [PlannedRun(cell["source"], cell["kind"]) for cell in plan["cells"]]
     runs = run_plan(cells, Path.cwd(), timeout=plan["timeout"], budget=plan.get("budget"),
-                    memory_limit_gb=plan.get("memory_limit_gb"), before_check=plan.get("before_check"))
+                    memory_limit_gb=plan.get("memory_limit_gb"), prepare=plan.get("prepare"),
+                    before_check=plan.get("before_check"))
     sys.stdout.write(RESULT_MARKER + json.dumps({"runs": [asdict(run) for run in runs]}) + "\n")
     sys.stdout.flush()
     return 0
