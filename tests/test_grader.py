@@ -463,3 +463,10 @@ def test_chapter_1_solutions_that_use_the_reference_score_zero_and_the_rest_is_g
         score_, _, reason = scores.pop(exercise)
         assert score_ == 0 and REFERENCE in reason, reason
     assert all(score_ == points for score_, points, _ in scores.values()), scores
+
+
+def test_a_notebook_time_budget_bounds_all_cells_together(tmp_path):
+    from lib.course.grading.runner import PlannedRun, run_plan
+    runs = run_plan([PlannedRun("import time\ntime.sleep(3)"), PlannedRun("x = 1")], tmp_path, timeout=10, budget=2.5)
+    assert runs[1].status == "not run"      # (the first cell too, if the kernel took that long to start)
+    assert runs[1].evalue == "the notebook's time budget of 2.5 s was used up"
