@@ -54,7 +54,7 @@ INTROSPECTION_ATTRIBUTES = frozenset({
     "__mro__", "__dict__", "__getattribute__", "__setattr__", "__delattr__", "__import__", "__loader__",
     "__spec__", "__traceback__", "__self__", "__func__", "__reduce__", "__reduce_ex__", "__module__",
     "_getframe", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "gi_frame", "cr_frame",
-    "ag_frame", "tb_frame", "tb_next", "modules",
+    "ag_frame", "tb_frame", "tb_next",
 })
 
 
