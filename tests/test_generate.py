@@ -176,3 +176,34 @@ def test_invalid_master_exits_2_with_message(tmp_path, capsys):
     nbformat.write(new_notebook(cells=[check("c()", "ex-z")]), solutions / "01_bad.ipynb")
     assert generate.main(["--solutions", str(solutions), "--exercises", str(tmp_path / "ex")]) == 2
     assert "no solution cell before it" in capsys.readouterr().err
+
+
+def test_the_student_release_has_no_masters_and_fresh_exercises(tmp_path):
+    from lib.course import ROOT
+    from lib.course.release import ReleaseError, build
+
+    if not list((ROOT / "solutions").glob("*.ipynb")):
+        pytest.skip("no exercise master in solutions/ yet")
+    files = {str(p) for p in build(tmp_path / "release")}
+    assert not any(f.startswith(("solutions/", "tests/", ".git")) for f in files)
+    assert {"README.md", "pyproject.toml", "requirements.txt", "lib/checks/core.py",
+            "lib/course/grading/pytest_plugin.py"} <= files
+    masters = read_masters(ROOT / "solutions")
+    for master in masters:
+        text = (tmp_path / "release" / "exercises" / f"{master.name}.ipynb").read_text(encoding="utf-8")
+        assert text == generate.render(master)
+    with pytest.raises(ReleaseError, match="not empty"):
+        build(tmp_path / "release")
+
+
+def test_the_release_refuses_to_leak_a_master(tmp_path):
+    from lib.course.release import leaks
+
+    demo = master(solution("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"), check("f()"))
+    (tmp_path / "exercises").mkdir()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "notes.py").write_text("x = 1\n### BEGIN HIDDEN TESTS\n", encoding="utf-8")
+    (tmp_path / "exercises" / "10_demo.ipynb").write_text(nbformat.writes(demo.notebook), encoding="utf-8")
+    problems = leaks(tmp_path, [])
+    assert any("lib/notes.py contains a `### BEGIN HIDDEN TESTS` line" in p for p in problems)
+    assert any("exercises/10_demo.ipynb contains a `### BEGIN SOLUTION` line" in p for p in problems)

@@ -5,6 +5,12 @@
 - :mod:`lib.course.grading.pytest_plugin`   — students' ``pytest`` runs of an exercise notebook report by exercise
 - :mod:`lib.course.grading.runner`          — runs cells in a kernel, judging each by its execute reply
 - :mod:`lib.course.grading.grade`           — ``python -m lib.course.grading.grade SUBMISSIONS``: grade sheet and feedback
+- :mod:`lib.course.grading.submissions`     — finds and reads submitted notebooks as data (regular files only)
+- :mod:`lib.course.grading.policy`          — the screen every solution source passes before it runs
+- :mod:`lib.course.grading.worker`          — one notebook's kernel run, as a process (plan in, results out)
+- :mod:`lib.course.grading.sandbox`         — that process inside bubblewrap
+
+The student release for graded homework is :mod:`lib.course.release`.
 """
 
 import sys

@@ -2,39 +2,45 @@
 feedback file per student out.
 
     python -m lib.course.grading.grade SUBMISSIONS_DIR --masters solutions --out grading-output \\
-        [--timeout 60] [--jobs N] [--memory-limit 4]
+        [--timeout 60] [--notebook-budget 900] [--jobs N] [--memory-limit 4] [--no-sandbox]
 
 Layout: ``SUBMISSIONS_DIR/<student>/…/NN_topic.ipynb`` (one folder per student, any depth; folders
 whose name starts with ``.`` such as ``.ipynb_checkpoints`` are ignored), or single notebooks
-``SUBMISSIONS_DIR/<student>.ipynb``. A notebook is matched to its master by file name, else by the
-``course.master`` notebook metadata the generator writes, else by the exercise ids its cells carry.
+``SUBMISSIONS_DIR/<student>.ipynb``. A notebook is matched to its master by the exercise ids its
+cells carry, else by the ``course.master`` metadata the generator writes, else by its file name.
 
 Writes ``OUT/grades.csv`` (one row per student sorted by name, one column per exercise in master
-order, then ``total``) and ``OUT/feedback/<student>.md``. Both are byte-identical on every rerun:
-no timestamps, no temporary paths, a fixed order whatever ``--jobs`` is.
+order, then ``total``) and ``OUT/feedback/<student>.md``. Both are byte-identical on every rerun.
 
-Per submission, on a copy in a temporary folder (the submitted file is only read):
+How a notebook is graded, so that nothing a student's notebook does can change its grade:
 
-1. every check cell comes from the master, matched by exercise id (and cell id when several
-   checks share an exercise): edited ones are restored, deleted ones re-inserted after that
-   exercise's last cell in master order, hidden tests added back; points come from the master only;
-2. the cells run in order in one kernel (see :mod:`lib.course.grading.runner`): a check passes only if
-   the kernel's execute reply says ``ok`` — output text is never consulted, so silencing
-   tracebacks cannot turn a failure into a pass, and a warning on stderr is just a warning;
-3. a timeout, a dead kernel, an exception, a NaN or a wrong shape scores that exercise 0 with the
-   check's message as the reason, and grading goes on with the other exercises and students.
-
-Why nbclient rather than nbval: see :mod:`lib.course.grading.runner` (reply status, per-cell timeout,
-immediate dead-kernel detection, restart and replay under our control).
+1. It is read as data only: regular files, no links, validated metadata
+   (:mod:`lib.course.grading.submissions`). A file that cannot be graded is that notebook's 0 with
+   the reason; the other notebooks and students are graded.
+2. The grader runs the **master's** cells — ordinary cells, check cells with their hidden tests —
+   with the student's solution-cell sources (matched by exercise id) put in place of the master's
+   answers. Cells the student added or edited, and edited checks, never run; points come from the
+   master. Each solution source is first screened (:mod:`lib.course.grading.policy`): one that uses
+   the course's reference implementation or touches the checker scores 0 for that exercise.
+3. Before every check cell, the check modules are rebuilt from their pristine sources (read by the
+   grader before any student code ran) and the names the check cells use (``checks``, ``core`` …)
+   are bound to them again, so a solution cannot stand in for the checker.
+4. The kernel runs in a fresh process per notebook, inside bubblewrap (:mod:`lib.course.grading.sandbox`):
+   read-only repository, no masters, no other submissions, no output folder, no network, its own PID
+   namespace. A check passes only if the kernel's execute reply says ``ok``.
+5. A timeout, a dead kernel, an exception, a NaN or a wrong shape scores that exercise 0 with the
+   check's message as the reason; a time budget bounds each notebook.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
+import json
 import re
-import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,12 +51,19 @@ from pathlib import Path
 
 import nbformat
 
-from lib.course.grading.notebook_format import CheckCell, Master, course_metadata, read_masters
-from lib.course.grading.runner import DEFAULT_MEMORY_LIMIT_GB, CellRun, run_cells, sanitize
-
 from lib.course import ROOT
+from lib.course.grading import sandbox
+from lib.course.grading.notebook_format import CheckCell, Master, course_metadata, read_masters, role_of, student_source
+from lib.course.grading.policy import MasterContext, imports_of, master_context, screen
+from lib.course.grading.runner import DEFAULT_MEMORY_LIMIT_GB, CellRun, sanitize
+from lib.course.grading.submissions import Submitted, find_students, read_submission
+from lib.course.grading.worker import RESULT_MARKER
+from lib.course.notebooks import kernel_environment
+
 REASON_LINES = 6
 REASON_CHARS = 700
+DEFAULT_NOTEBOOK_BUDGET = 900.0
+CHECKS_DIR = ROOT / "lib" / "checks"
 
 
 @dataclass
@@ -73,7 +86,7 @@ class ExerciseResult:
 @dataclass
 class NotebookGrade:
     master: str
-    submitted: str | None        # the submitted file's name; None if not submitted
+    submitted: str | None        # the submitted file's path in the student's folder; None if not submitted
     exercises: list[ExerciseResult]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -97,56 +110,245 @@ class StudentGrade:
         return sum(e.points for nb in self.notebooks for e in nb.exercises)
 
 
+@dataclass(frozen=True)
+class Settings:
+    timeout: float = 60
+    memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB
+    notebook_budget: float = DEFAULT_NOTEBOOK_BUDGET
+    sandboxed: bool = True
+    hidden: tuple[Path, ...] = ()    # folders the sandbox hides besides solutions/ and .git
+
+
 def format_points(value: float) -> str:
     return f"{round(value, 3):g}"
 
 
-# --- putting the master's checks back --------------------------------------------------------
+def code(text: str) -> str:
+    """``text`` as a Markdown code span, whatever backticks it holds."""
+    text = " ".join(str(text).split("\n"))
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
-def assemble(submission: nbformat.NotebookNode, master: Master) -> tuple[list[PlannedCell], list[str]]:
-    """The code cells to run: the student's cells in their order, with every check cell taken
-    from the master (hidden tests included) and deleted checks re-inserted."""
+
+def escape_markdown(text: str) -> str:
+    """Student-chosen text (a name) as plain Markdown text: no markup, no HTML, one line."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~])", r"\\\1", text)
+
+
+def _fenced(text: str) -> list[str]:
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    return [f"{fence}text", text, fence]
+
+
+# --- the checks, restored before every check cell ------------------------------------------------
+
+def check_module_sources() -> dict[str, str]:
+    """Every module of lib/checks, read once, before any student code has run."""
+    sources = {"lib.checks": (CHECKS_DIR / "__init__.py").read_text(encoding="utf-8")}
+    for path in sorted(CHECKS_DIR.glob("*.py")):
+        if path.name != "__init__.py":
+            sources[f"lib.checks.{path.stem}"] = path.read_text(encoding="utf-8")
+    return sources
+
+
+def _check_bindings(master: Master) -> list[tuple[str, str, str | None]]:
+    """``(name, module, attribute or None)`` for each name the master's ordinary cells bind to the
+    checks, e.g. ``("checks", "lib.checks.ch01_optimizers", None)``."""
+    return check_bindings(master.notebook.cells)
+
+
+def check_bindings(cells) -> list[tuple[str, str, str | None]]:
+    """The names the ordinary code cells among ``cells`` bind to the checks (see :func:`_check_bindings`)."""
+    bindings = []
+    for cell in cells:
+        if cell.cell_type != "code" or role_of(cell) is not None:
+            continue
+        for name, module, obj in imports_of(cell.source):
+            if module == "lib" and obj == "checks":
+                bindings.append((name, "lib.checks", None))
+            elif module == "lib.checks" and obj is not None:
+                bindings.append((name, f"lib.checks.{obj}", None))
+            elif module.startswith("lib.checks.") and obj is not None:
+                bindings.append((name, module, obj))
+            elif module.startswith("lib.checks") and obj is None and name != "lib":
+                bindings.append((name, module, None))
+    return bindings
+
+
+def check_restoration(bindings, sources: dict[str, str]) -> tuple[str | None, str | None]:
+    """Two cells: ``prepare`` compiles the check modules from ``sources`` once per kernel, before any
+    student code runs; ``before_check`` rebuilds them from those code objects into fresh module
+    objects, registers them, and binds the master's names to them again. Nothing they use can have
+    been replaced by a solution cell that passed the screen (they import ``sys`` and ``types``
+    themselves; the code objects sit in a module only ``sys.modules`` reaches)."""
+    if not bindings:
+        return None, None
+    needed = {module for _, module, _ in bindings} | {"lib.checks", "lib.checks.core"}
+    pending = list(needed)
+    while pending:   # check modules that import other check modules
+        for _, module, obj in imports_of(sources.get(pending.pop(), "")):
+            for candidate in (module, f"{module}.{obj}"):
+                if candidate in sources and candidate not in needed:
+                    needed.add(candidate)
+                    pending.append(candidate)
+    order = ["lib.checks", "lib.checks.core"] + sorted(needed - {"lib.checks", "lib.checks.core"})
+    modules = [(name, sources[name]) for name in order if name in sources]
+    prepare = (
+        "def _course_compile_checks(modules):\n"
+        "    import sys, types\n"
+        "    holder = types.ModuleType('_course_pristine_checks')\n"
+        "    holder.code = [(name, compile(source, name.replace('.', '/') + '.py', 'exec')) for name, source in modules]\n"
+        "    sys.modules['_course_pristine_checks'] = holder\n"
+        f"_course_compile_checks({modules!r})\n"
+        "del _course_compile_checks"
+    )
+    before_check = (
+        "def _course_restore_checks(bindings):\n"
+        "    import sys, types\n"
+        "    for name, code in sys.modules['_course_pristine_checks'].code:\n"
+        "        module = types.ModuleType(name)\n"
+        "        module.__package__ = 'lib.checks'\n"
+        "        if name == 'lib.checks':\n"
+        f"            module.__path__ = [{str(CHECKS_DIR)!r}]\n"
+        "        sys.modules[name] = module\n"
+        "        parent, _, child = name.rpartition('.')\n"
+        "        setattr(sys.modules[parent], child, module)\n"
+        "        exec(code, module.__dict__)\n"
+        "    for name, module, attribute in bindings:\n"
+        "        value = sys.modules[module]\n"
+        "        globals()[name] = value if attribute is None else getattr(value, attribute)\n"
+        f"_course_restore_checks({list(bindings)!r})\n"
+        "del _course_restore_checks"
+    )
+    return prepare, before_check
+
+
+# --- the plan: the master's cells, the student's solutions ----------------------------------
+
+@dataclass
+class Plan:
+    cells: list[PlannedCell]
+    notes: list[str]
+    rejected: dict[str, str]     # exercise → why its solution was not run
+
+
+def plan(submission: nbformat.NotebookNode, master: Master, context: MasterContext) -> Plan:
+    """What runs for this submission: the master's code cells in order, each solution cell replaced
+    by the student's (if it passes the screen), every check cell the master's own."""
     notes: list[str] = []
-    unmatched = {e.id: list(e.checks) for e in master.exercises}
-    planned: list[PlannedCell] = []
+    solutions: dict[str, list[int]] = {}
+    checks: dict[str, list[int]] = {}
     for position, cell in enumerate(submission.cells, start=1):
+        meta = course_metadata(cell)
+        if cell.cell_type == "code" and meta.get("role") == "solution" and master.exercise(meta.get("exercise")):
+            solutions.setdefault(meta["exercise"], []).append(position)
+        elif cell.cell_type == "code" and meta.get("role") == "check" and master.exercise(meta.get("exercise")):
+            checks.setdefault(meta["exercise"], []).append(position)
+
+    ordinary_sources = {student_source(c).strip() for c in master.notebook.cells
+                        if c.cell_type == "code" and role_of(c) is None}
+    unmatched = [position for position, cell in enumerate(submission.cells, start=1)
+                 if cell.cell_type == "code" and not course_metadata(cell).get("role")
+                 and cell.source.strip() and cell.source.strip() not in ordinary_sources]
+    if unmatched:
+        where = ", ".join(str(p) for p in unmatched)
+        notes.append(f"Code cells you added or changed outside the solution cells (cell{'s' if len(unmatched) > 1 else ''} "
+                     f"{where}) are not run by the grader: it runs the exercise notebook's own cells with your "
+                     f"solution cells put in. Everything a solution needs belongs in its solution cell.")
+
+    cells: list[PlannedCell] = []
+    rejected: dict[str, str] = {}
+    for index, cell in enumerate(master.notebook.cells):
         if cell.cell_type != "code":
             continue
-        label = f"cell {position}"
-        meta = course_metadata(cell)
-        role, exercise = meta.get("role"), meta.get("exercise")
-        if role == "check" and unmatched.get(exercise):
-            candidates = unmatched[exercise]
-            check = next((c for c in candidates if c.cell_id and c.cell_id == cell.get("id")), candidates[0])
-            candidates.remove(check)
-            if cell.source.strip() != check.visible_source.strip():
-                notes.append(f"The check cell of `{exercise}` ({label}) had been edited; the original was used.")
-            if "points" in meta and meta["points"] != check.points:
-                notes.append(f"Points written into the metadata of `{exercise}`'s check ({meta['points']!r}) "
-                             f"were ignored; the exercise sheet gives {format_points(check.points)}.")
-            planned.append(PlannedCell(check.source, "check", label, exercise, check))
-        elif role == "solution" and master.exercise(exercise) is not None:
-            planned.append(PlannedCell(cell.source, "solution", label, exercise))
+        label = f"cell {index + 1}"
+        role, exercise = role_of(cell), course_metadata(cell).get("exercise")
+        if role is None:
+            cells.append(PlannedCell(cell.source, "ordinary", label))
+        elif role == "check":
+            check = next(c for c in master.exercise(exercise).checks if c.index == index)
+            cells.append(PlannedCell(check.source, "check", label, exercise, check))
         else:
-            planned.append(PlannedCell(cell.source, "ordinary", label))
-
-    # Re-insert deleted checks after the exercise's last cell (its solution or an earlier check),
-    # else after the previous exercise's last cell, else at the end.
-    previous_anchor: int | None = None
-    for exercise in master.exercises:
-        for check in exercise.checks:
-            if check not in unmatched[exercise.id]:
+            positions = solutions.get(exercise, [])
+            if not positions:
+                notes.append(f"No solution cell of {code(exercise)} was found (was it deleted, or its metadata "
+                             f"removed?); the exercise ran unanswered.")
+                cells.append(PlannedCell(student_source(cell), "solution", label, exercise))
                 continue
-            own = [i for i, p in enumerate(planned) if p.exercise == exercise.id
-                   and (p.kind == "solution" or (p.check is not None and p.check.index < check.index))]
-            anchor = own[-1] if own else previous_anchor
-            insert_at = len(planned) if anchor is None else anchor + 1
-            planned.insert(insert_at, PlannedCell(check.source, "check", "re-inserted check", exercise.id, check))
-            notes.append(f"A check cell of `{exercise.id}` was missing; it was put back.")
-        own = [i for i, p in enumerate(planned) if p.exercise == exercise.id]
-        if own:
-            previous_anchor = own[-1]
-    return planned, notes
+            if len(positions) > 1:
+                notes.append(f"{code(exercise)} has {len(positions)} solution cells (cells "
+                             f"{', '.join(map(str, positions))}); the first, cell {positions[0]}, was graded.")
+            source = submission.cells[positions[0] - 1].source
+            findings = screen(source, exercise, context)
+            if findings:
+                rejected[exercise] = findings[0].describe(exercise)
+                source = student_source(cell)
+            cells.append(PlannedCell(source, "solution", f"cell {positions[0]}", exercise))
+            above = [p for p in checks.get(exercise, []) if p < positions[0]]
+            if above:
+                notes.append(f"The check cell of {code(exercise)} (cell {above[0]}) was above its solution cell "
+                             f"(cell {positions[0]}); the grader ran the solution first.")
+
+    # Checks: edited, missing, or with points written into their metadata.
+    for exercise in master.exercises:
+        found = [submission.cells[p - 1] for p in checks.get(exercise.id, [])]
+        master_ids = {check.cell_id for check in exercise.checks} - {None}
+        by_id = {c.get("id"): c for c in found if c.get("id") in master_ids}
+        others = [c for c in found if c.get("id") not in master_ids]
+        for check in exercise.checks:
+            cell = by_id.get(check.cell_id) or (others.pop(0) if others and not by_id else None)
+            if cell is None:
+                notes.append(f"A check cell of {code(exercise.id)} was missing; it was put back.")
+                continue
+            if cell.source.strip() != check.visible_source.strip():
+                notes.append(f"The check cell of {code(exercise.id)} had been edited; the original was used.")
+            points = course_metadata(cell).get("points")
+            if points is not None and points != check.points:
+                notes.append(f"Points written into the metadata of {code(exercise.id)}'s check ({points!r}) "
+                             f"were ignored; the exercise sheet gives {format_points(check.points)}.")
+    return Plan(cells, notes, rejected)
+
+
+# --- running -------------------------------------------------------------------------------
+
+class GradingError(RuntimeError):
+    """The worker could not grade the notebook (no kernel, killed by the notebook's time limit …)."""
+
+
+def run_plan_isolated(cells: list[PlannedCell], restoration: tuple[str | None, str | None],
+                      settings: Settings) -> tuple[list[CellRun], str]:
+    """Run ``cells`` in a worker process (inside the sandbox when ``settings.sandboxed``); return the
+    runs and the kernel's working folder (for making messages path-free)."""
+    request = json.dumps({"cells": [{"source": c.source, "kind": c.kind} for c in cells],
+                          "timeout": settings.timeout, "budget": settings.notebook_budget,
+                          "memory_limit_gb": settings.memory_limit_gb, "prepare": restoration[0],
+                          "before_check": restoration[1]})
+    argv = [sys.executable, "-m", "lib.course.grading.worker"]
+    limit = settings.notebook_budget + 4 * settings.timeout + 60   # the budget is enforced inside; this is the backstop
+    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
+        if settings.sandboxed:
+            command, cwd, env, workdir = sandbox.command(argv, hidden=list(settings.hidden)), None, None, sandbox.WORKDIR
+        else:
+            env = kernel_environment()
+            env["PYTHONHASHSEED"] = "0"
+            command, cwd, workdir = argv, scratch, scratch
+        try:
+            done = subprocess.run(command, input=request, capture_output=True, text=True, cwd=cwd, env=env,
+                                  timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise GradingError(f"grading this notebook took longer than {limit:g} s and was stopped") from None
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            runs = [CellRun(**run) for run in json.loads(line[len(RESULT_MARKER):])["runs"]]
+            if len(runs) == len(cells):
+                return runs, workdir
+    last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+    raise GradingError(f"the grading worker failed (exit code {done.returncode}): {last}")
 
 
 # --- running and scoring ---------------------------------------------------------------------
@@ -161,13 +363,13 @@ def _first_lines(text: str) -> str:
     return shown
 
 
-def describe(run: CellRun, timeout: float, workdir: Path) -> str:
+def describe(run: CellRun, timeout: float, workdir) -> str:
     """Why a cell did not pass, in a form that is the same on every run."""
     if run.status == "timeout":
         return f"Timed out after {timeout:g} s (an endless loop, or far too slow)."
     if run.status == "died":
-        return ("The kernel died while running this cell (the process exited — e.g. os._exit or "
-                "sys.exit from native code — or ran out of memory).")
+        return run.evalue or ("The kernel died while running this cell (the process was killed or "
+                              "ran out of memory).")
     if run.status == "not run":
         return f"Not run: {run.evalue}."
     if run.ename in ("ExerciseFailure", "AssertionError") and run.evalue:
@@ -175,131 +377,144 @@ def describe(run: CellRun, timeout: float, workdir: Path) -> str:
     return _first_lines(sanitize(f"{run.ename}: {run.evalue}" if run.evalue else run.ename, workdir))
 
 
-def grade_notebook(path: Path, master: Master, *, timeout: float = 60,
-                   memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB) -> NotebookGrade:
-    """Grade one submitted notebook against ``master``; ``path`` itself is only copied."""
+def _all_zero(master: Master, reason: str) -> list[ExerciseResult]:
+    return [ExerciseResult(e.id, 0, e.points, reason) for e in master.exercises]
+
+
+def grade_submitted(submitted: Submitted, master: Master, settings: Settings,
+                    restoration: tuple[str | None, str | None] | None = None) -> NotebookGrade:
+    """Grade one read submission against ``master``."""
     start = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="grade-"))
+    if submitted.notebook is None:
+        return NotebookGrade(master.name, submitted.shown,
+                             _all_zero(master, f"`{submitted.shown}` {submitted.problem}."))
+    planned = plan(submitted.notebook, master, master_context(master))
+    if restoration is None:
+        restoration = check_restoration(_check_bindings(master), check_module_sources())
     try:
-        copy = workdir / path.name
-        shutil.copyfile(path, copy)
-        try:
-            submission = nbformat.read(copy, as_version=4)
-        except Exception as error:  # a broken file is that student's 0, not the end of grading
-            reason = f"The notebook could not be read: {type(error).__name__}: {_first_lines(str(error))}"
-            return NotebookGrade(master.name, path.name,
-                                 [ExerciseResult(e.id, 0, e.points, reason) for e in master.exercises])
-        planned, notes = assemble(submission, master)
-        try:
-            runs = run_cells([p.source for p in planned], workdir, timeout=timeout, memory_limit_gb=memory_limit_gb)
-        except Exception as error:  # e.g. no kernel could start: this notebook's 0, the others still graded
-            reason = f"Grading failed: {type(error).__name__}: {_first_lines(sanitize(str(error), workdir))}"
-            return NotebookGrade(master.name, path.name,
-                                 [ExerciseResult(e.id, 0, e.points, reason) for e in master.exercises], notes)
-        results, run_notes = score(master, planned, runs, timeout, workdir)
-        return NotebookGrade(master.name, None, results, notes + run_notes, time.perf_counter() - start)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        runs, workdir = run_plan_isolated(planned.cells, restoration, settings)
+    except (GradingError, OSError) as error:
+        return NotebookGrade(master.name, submitted.shown, _all_zero(master, f"Grading failed: {error}."),
+                             planned.notes)
+    results, run_notes = score(master, planned, runs, settings.timeout, workdir)
+    return NotebookGrade(master.name, submitted.shown, results, planned.notes + run_notes,
+                         time.perf_counter() - start)
 
 
-def score(master: Master, planned: list[PlannedCell], runs: list[CellRun], timeout: float,
-          workdir: Path) -> tuple[list[ExerciseResult], list[str]]:
+def grade_notebook(path: Path, master: Master, *, timeout: float = 60,
+                   memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB, sandboxed: bool | None = None,
+                   notebook_budget: float = DEFAULT_NOTEBOOK_BUDGET) -> NotebookGrade:
+    """Grade one notebook file against ``master`` (sandboxed when bubblewrap works here, unless
+    ``sandboxed`` says otherwise); ``path`` itself is only read."""
+    if sandboxed is None:
+        sandboxed = sandbox.unavailable_reason() is None
+    settings = Settings(timeout, memory_limit_gb, notebook_budget, sandboxed, (Path(path).resolve().parent,))
+    return grade_submitted(read_submission(Path(path), Path(path).name), master, settings)
+
+
+def score(master: Master, planned: Plan, runs: list[CellRun], timeout: float,
+          workdir) -> tuple[list[ExerciseResult], list[str]]:
     earned = {e.id: 0.0 for e in master.exercises}
     reasons: dict[str, str] = {}
     notes: list[str] = []
-    for cell, run in zip(planned, runs):
+    for cell, run in zip(planned.cells, runs):
         if cell.kind == "check":
             if run.ok:
                 earned[cell.exercise] += cell.check.points
                 if run.stderr.strip():
                     warning = _first_lines(sanitize(run.stderr, workdir)).split("\n")[0]
-                    notes.append(f"`{cell.exercise}` passed with a warning: {warning}")
+                    notes.append(f"{code(cell.exercise)} passed with a warning: {code(warning)}")
             else:
                 reasons.setdefault(cell.exercise, describe(run, timeout, workdir))
             continue
-        if run.ok:
+        if run.ok or cell.exercise in planned.rejected:
             continue
-        where = (f"The solution cell of `{cell.exercise}` ({cell.label})" if cell.kind == "solution"
-                 else cell.label.capitalize())
+        where = (f"The solution cell of {code(cell.exercise)} ({cell.label})" if cell.kind == "solution"
+                 else f"Cell {cell.label.split()[-1]} of the exercise notebook")
         if run.status == "error" and cell.kind == "solution" and run.ename == "NotImplementedError":
             continue   # an exercise not attempted yet: its check says so
         if run.status == "error":
             message = sanitize(f"{run.ename}: {run.evalue}" if run.evalue else run.ename, workdir)
-            notes.append(f"{where} raised {message.strip().splitlines()[0]}")
+            notes.append(f"{where} raised {code(message.strip().splitlines()[0] if message.strip() else run.ename)}")
             continue
         what = describe(run, timeout, workdir)
         if cell.kind == "solution":
             reasons[cell.exercise] = f"Your solution cell ({cell.label}): {what}"
         if run.status == "died":
-            what += " It was skipped and the cells before it were run again in a fresh kernel."
+            what += " It was set aside and the notebook was run again without it in a fresh kernel."
         notes.append(f"{where}: {what}")
     results = []
     for exercise in master.exercises:
+        if exercise.id in planned.rejected:
+            results.append(ExerciseResult(exercise.id, 0, exercise.points, planned.rejected[exercise.id]))
+            continue
         score_ = earned[exercise.id]
         reason = "" if score_ == exercise.points else reasons.get(exercise.id, "")
         results.append(ExerciseResult(exercise.id, score_, exercise.points, reason))
     return results, notes
 
 
-# --- finding submissions ---------------------------------------------------------------------
+# --- matching submissions to masters -------------------------------------------------------
 
-def _visible(path: Path, base: Path) -> bool:
-    return not any(part.startswith(".") for part in path.relative_to(base).parts)
+def master_by_name(stem: str, masters: list[Master]) -> Master | None:
+    """The master whose name the file name starts with (``01_optimizers-Copy1`` → ``01_optimizers``)."""
+    named = [m for m in masters if stem == m.name or (stem.startswith(m.name) and not stem[len(m.name)].isalnum())]
+    return max(named, key=lambda m: len(m.name), default=None)
 
 
-def match_master(path: Path, masters: list[Master]) -> Master | None:
-    by_name = {m.name: m for m in masters}
-    if path.stem in by_name:
-        return by_name[path.stem]
-    try:
-        notebook = nbformat.read(path, as_version=4)
-    except Exception:
-        return None
-    declared = notebook.metadata.get("course", {}).get("master") if isinstance(
-        notebook.metadata.get("course"), dict) else None
-    if declared in by_name:
-        return by_name[declared]
+def master_by_content(notebook: nbformat.NotebookNode, masters: list[Master]) -> Master | None:
     ids = {course_metadata(c).get("exercise") for c in notebook.cells} - {None}
     overlaps = sorted(((len(ids & set(m.exercise_ids)), m.name) for m in masters), key=lambda x: (-x[0], x[1]))
-    return by_name[overlaps[0][1]] if overlaps and overlaps[0][0] else None
+    if overlaps and overlaps[0][0]:
+        return next(m for m in masters if m.name == overlaps[0][1])
+    declared = notebook.metadata.get("course", {}).get("master")
+    return next((m for m in masters if m.name == declared), None)
 
 
-def find_submissions(directory: Path) -> dict[str, list[Path]]:
-    """Student name → their notebooks (sorted)."""
-    students: dict[str, list[Path]] = {}
-    for entry in sorted(directory.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir():
-            students[entry.name] = sorted(p for p in entry.rglob("*.ipynb") if _visible(p, entry))
-        elif entry.suffix == ".ipynb":
-            students.setdefault(entry.stem, []).append(entry)
-    return students
-
-
-def grade_student(student: str, paths: list[Path], masters: list[Master], *, timeout: float = 60,
-                  memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB) -> StudentGrade:
+def choose(student_entries: list[Submitted], masters: list[Master]) -> tuple[dict[str, Submitted], list[str]]:
+    """Which file is graded for which master, and notes on the others."""
     notes: list[str] = []
-    chosen: dict[str, Path] = {}
-    for path in sorted(paths, key=lambda p: (len(p.parts), str(p))):
-        master = match_master(path, masters)
+    candidates: dict[str, list[Submitted]] = {}
+    for submitted in student_entries:
+        stem = Path(submitted.shown).name[: -len(".ipynb")]
+        by_name = master_by_name(stem, masters)
+        by_content = master_by_content(submitted.notebook, masters) if submitted.notebook is not None else None
+        if by_content is not None and by_name is not None and by_content is not by_name:
+            notes.append(f"{code(submitted.shown)} is named like {code(by_name.name)} but holds the exercises of "
+                         f"{code(by_content.name)}; it was graded as {code(by_content.name)}.")
+        elif by_content is None and by_name is not None and submitted.notebook is not None:
+            notes.append(f"{code(submitted.shown)} holds none of {code(by_name.name)}'s exercise cells "
+                         f"(their metadata is gone); it was graded as {code(by_name.name)} anyway.")
+        master = by_content or by_name
         if master is None:
-            notes.append(f"`{path.name}` matches no exercise notebook and was not graded.")
-        elif master.name in chosen:
-            notes.append(f"`{path.name}` was not graded: `{chosen[master.name].name}` was already "
-                         f"graded for {master.name}.")
-        else:
-            chosen[master.name] = path
+            problem = f" ({submitted.problem})" if submitted.problem else ""
+            notes.append(f"{code(submitted.shown)} matches no exercise notebook and was not graded{problem}.")
+            continue
+        candidates.setdefault(master.name, []).append(submitted)
+    chosen: dict[str, Submitted] = {}
+    for name, found in candidates.items():
+        found.sort(key=lambda s: (s.notebook is None, Path(s.shown).name != f"{name}.ipynb",
+                                  len(Path(s.shown).parts), s.shown))
+        chosen[name] = found[0]
+        for other in found[1:]:
+            why = f" (it {other.problem})" if other.problem else ""
+            notes.append(f"{code(other.shown)} was not graded{why}: {code(found[0].shown)} was graded for "
+                         f"{code(name)}.")
+    return chosen, notes
+
+
+def grade_student(student: str, entries: list[tuple[Path, str]], masters: list[Master], settings: Settings,
+                  notes: list[str] | None = None, restorations: dict[str, tuple] | None = None) -> StudentGrade:
+    submitted = [read_submission(path, shown) for path, shown in entries]
+    chosen, choice_notes = choose(submitted, masters)
     notebooks = []
     for master in masters:
         if master.name not in chosen:
-            notebooks.append(NotebookGrade(master.name, None, [
-                ExerciseResult(e.id, 0, e.points, "Not submitted.") for e in master.exercises]))
+            notebooks.append(NotebookGrade(master.name, None, _all_zero(master, "Not submitted.")))
             continue
-        grade = grade_notebook(chosen[master.name], master, timeout=timeout, memory_limit_gb=memory_limit_gb)
-        grade.submitted = chosen[master.name].name
-        notebooks.append(grade)
-    return StudentGrade(student, notebooks, notes)
+        restoration = (restorations or {}).get(master.name)
+        notebooks.append(grade_submitted(chosen[master.name], master, settings, restoration))
+    return StudentGrade(student, notebooks, list(notes or []) + choice_notes)
 
 
 # --- writing results -------------------------------------------------------------------------
@@ -311,12 +526,15 @@ def grade_sheet(grades: list[StudentGrade], masters: list[Master]) -> str:
     writer.writerow(["student", *ids, "total"])
     for grade in sorted(grades, key=lambda g: g.student):
         scores = grade.scores()
-        writer.writerow([grade.student, *(format_points(scores[i]) for i in ids), format_points(grade.total)])
+        name = grade.student
+        if name[:1] in ("=", "+", "-", "@"):
+            name = "'" + name           # a spreadsheet would run it as a formula
+        writer.writerow([name, *(format_points(scores[i]) for i in ids), format_points(grade.total)])
     return buffer.getvalue()
 
 
 def feedback(grade: StudentGrade) -> str:
-    lines = [f"# Feedback for {grade.student}", "",
+    lines = [f"# Feedback for {escape_markdown(grade.student)}", "",
              f"**Total: {format_points(grade.total)} / {format_points(grade.points)} points**", ""]
     for note in grade.notes:
         lines.append(f"- {note}")
@@ -325,7 +543,7 @@ def feedback(grade: StudentGrade) -> str:
     for notebook in grade.notebooks:
         earned = sum(e.score for e in notebook.exercises)
         possible = sum(e.points for e in notebook.exercises)
-        submitted = f"submitted as `{notebook.submitted}`" if notebook.submitted else "not submitted"
+        submitted = f"submitted as {code(notebook.submitted)}" if notebook.submitted else "not submitted"
         lines += [f"## {notebook.master} — {format_points(earned)} / {format_points(possible)} ({submitted})", "",
                   "| exercise | points | result |", "| --- | --- | --- |"]
         for e in notebook.exercises:
@@ -336,32 +554,47 @@ def feedback(grade: StudentGrade) -> str:
         if failed:
             lines += ["### What went wrong", ""]
             for e in failed:
-                lines += [f"**`{e.id}`**", "", "```text", e.reason, "```", ""]
+                lines += [f"**`{e.id}`**", "", *_fenced(e.reason), ""]
         if notebook.notes:
             lines += ["### Notes", ""] + [f"- {note}" for note in notebook.notes] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def safe_filename(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
+def feedback_filename(student: str) -> str:
+    """A file name per student, distinct for distinct names even on a case-insensitive disk:
+    a name made only of lower-case letters, digits, ``.``, ``_`` and ``-`` is kept; any other
+    name gets a short digest of the exact name after its readable part (``ann lee`` →
+    ``ann_lee-3c5f0a1b.md``, while ``ann_lee`` stays ``ann_lee.md``)."""
+    if re.fullmatch(r"[a-z0-9_-][a-z0-9._-]*", student) and not re.search(r"-[0-9a-f]{8}$", student):
+        return f"{student}.md"
+    readable = re.sub(r"[^a-z0-9._-]+", "_", student.lower()).strip("._") or "student"
+    digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{readable[:60]}-{digest}.md"
 
 
 def _grade_one(args) -> StudentGrade:
-    student, paths, masters, timeout, memory = args
-    return grade_student(student, paths, masters, timeout=timeout, memory_limit_gb=memory)
+    student, entries, masters, settings, notes, restorations = args
+    return grade_student(student, entries, masters, settings, notes, restorations)
 
 
 def grade_folder(submissions: Path, masters_dir: Path, out: Path, *, timeout: float = 60, jobs: int = 1,
-                 memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB, log=None) -> list[StudentGrade]:
+                 memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB, sandboxed: bool = True,
+                 notebook_budget: float = DEFAULT_NOTEBOOK_BUDGET, log=None) -> list[StudentGrade]:
     """Grade every student in ``submissions``; write ``out/grades.csv`` and ``out/feedback/*.md``."""
     masters = read_masters(masters_dir)
     if not masters:
         raise SystemExit(f"No master notebooks in {masters_dir}.")
-    students = find_submissions(submissions)
-    tasks = [(name, paths, masters, timeout, memory_limit_gb) for name, paths in students.items()]
+    if sandboxed and sandbox.unavailable_reason() is not None:
+        raise SystemExit(f"Cannot sandbox: {sandbox.unavailable_reason()}.")
+    out = Path(out)
+    hidden = tuple(Path(p).resolve() for p in (masters_dir, submissions, out))
+    settings = Settings(timeout, memory_limit_gb, notebook_budget, sandboxed, hidden)
+    sources = check_module_sources()
+    restorations = {m.name: check_restoration(_check_bindings(m), sources) for m in masters}
+    tasks = [(s.name, s.entries, masters, settings, s.notes, restorations) for s in find_students(Path(submissions))]
     grades: list[StudentGrade] = []
     if jobs > 1 and len(tasks) > 1:
-        # Processes, not threads: each grading drives its own kernel and event loop.
+        # Processes, not threads: each grading drives its own worker and kernel.
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
             for grade in pool.map(_grade_one, tasks):
                 grades.append(grade)
@@ -377,7 +610,7 @@ def grade_folder(submissions: Path, masters_dir: Path, out: Path, *, timeout: fl
     feedback_dir = out / "feedback"
     feedback_dir.mkdir(exist_ok=True)
     for grade in grades:
-        (feedback_dir / f"{safe_filename(grade.student)}.md").write_text(feedback(grade), encoding="utf-8")
+        (feedback_dir / feedback_filename(grade.student)).write_text(feedback(grade), encoding="utf-8")
     return grades
 
 
@@ -388,12 +621,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--masters", type=Path, default=ROOT / "solutions", help="master notebooks (default: solutions/)")
     parser.add_argument("--out", type=Path, default=Path("grading-output"), help="output folder (default: grading-output)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per cell (default 60)")
+    parser.add_argument("--notebook-budget", type=float, default=DEFAULT_NOTEBOOK_BUDGET,
+                        help=f"seconds per notebook, all cells together (default {DEFAULT_NOTEBOOK_BUDGET:g})")
     parser.add_argument("--jobs", type=int, default=1, help="students graded in parallel (default 1)")
     parser.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT_GB,
                         help=f"GB of address space per kernel, 0 for none (default {DEFAULT_MEMORY_LIMIT_GB:g})")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student code without bubblewrap, with your permissions (only where bubblewrap "
+                             "is unavailable, on a machine or account where that is acceptable)")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
+    reason = sandbox.unavailable_reason()
+    if args.no_sandbox:
+        print("NOT SANDBOXED: student code runs with your permissions (--no-sandbox).", file=sys.stderr)
+    elif reason is not None:
+        print(f"Cannot grade in a sandbox: {reason}.\nStudent code would run with your permissions. "
+              f"Install bubblewrap, or rerun with --no-sandbox on a machine or account where that is "
+              f"acceptable.", file=sys.stderr)
+        return 2
 
     def log(grade: StudentGrade) -> None:
         seconds = sum(nb.seconds for nb in grade.notebooks)
@@ -402,7 +648,8 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     grades = grade_folder(args.submissions, args.masters, args.out, timeout=args.timeout, jobs=args.jobs,
-                          memory_limit_gb=args.memory_limit or None, log=log)
+                          memory_limit_gb=args.memory_limit or None, sandboxed=not args.no_sandbox,
+                          notebook_budget=args.notebook_budget, log=log)
     print(f"Graded {len(grades)} students in {time.perf_counter() - start:.1f} s: "
           f"{args.out / 'grades.csv'}, {args.out / 'feedback'}/", file=sys.stderr)
     return 0

@@ -10,10 +10,21 @@ how nbval's cell items are named and reported, nothing else about how they run:
 - the run ends with one line per exercise: passed or failed, with the first line of the message,
   and the points the visible checks are worth (hidden checks are graded later);
 - a cell whose execute reply says 'error' fails even if its traceback never reached the output
-  channel (nbval alone would pass it after ``InteractiveShell.showtraceback`` is replaced).
+  channel (nbval alone would pass it after ``InteractiveShell.showtraceback`` is replaced);
+- before every check cell, the shell is put back as it was before the first cell (input and AST
+  transformers, ``run_cell`` and friends) and the check modules are rebuilt from the files in
+  ``lib/checks`` and bound again to the names the notebook imports them as (``checks`` …), so a
+  no-op ``checks`` object or functions patched onto the check module do not pass a check; after it,
+  a token the check cell sets proves that the whole cell ran.
+
+This resists the simple cheats, not a determined one: the student's own kernel runs on the student's
+own machine. It is a convenience for students; grades come from the instructor's grader
+(:mod:`lib.course.grading.grade`), which runs only the master's cells in a sandbox.
 """
 
 from __future__ import annotations
+
+import secrets
 
 import pytest
 
@@ -71,14 +82,116 @@ def _watch_reply_status(item) -> None:
     item.runtest = runtest
 
 
+# Run (through user_expressions, which no input or AST transformer sees) before the first cell of a
+# notebook: remember the shell as it is; before each check cell: put it back.
+_SHELL_NAMES = ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "transform_cell",
+                "showtraceback", "showsyntaxerror", "should_run_async")
+_RESET_SHELL = f"""
+import sys as _course_sys
+_course_shell = get_ipython()
+_course_saved = _course_sys.modules.get("_course_shell_snapshot")
+if _course_saved is None:
+    import types as _course_types
+    _course_saved = _course_types.ModuleType("_course_shell_snapshot")
+    _course_saved.methods = {{name: getattr(type(_course_shell), name) for name in {_SHELL_NAMES!r}
+                             if hasattr(type(_course_shell), name)}}
+    _course_saved.lists = {{name: list(getattr(_course_shell, name)) for name in
+                           ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")}}
+    _course_sys.modules["_course_shell_snapshot"] = _course_saved
+else:
+    for _course_name, _course_method in _course_saved.methods.items():
+        setattr(type(_course_shell), _course_name, _course_method)
+        _course_shell.__dict__.pop(_course_name, None)
+    for _course_name, _course_list in _course_saved.lists.items():
+        getattr(_course_shell, _course_name)[:] = _course_list
+del _course_sys, _course_shell, _course_saved
+"""
+_TOKEN_NAME = "__course_check_token__"
+UNRESPONSIVE = ("the kernel no longer answers: something in the notebook changed how cells run (a patched "
+                "shell). The grader does not run it.")
+
+
+def _evaluate(kernel, expression: str, timeout: float) -> dict:
+    """Evaluate ``expression`` in the kernel as a user expression (no transformer sees it). Returns
+    ``{}`` when the kernel does not answer in time (its shell was patched)."""
+    from queue import Empty
+
+    msg_id = kernel.kc.execute("", silent=True, store_history=False, allow_stdin=False,
+                               user_expressions={"value": expression})
+    try:
+        while True:
+            message = kernel.get_message(stream="shell", timeout=timeout)
+            if message.get("parent_header", {}).get("msg_id") == msg_id:
+                return message["content"].get("user_expressions", {}).get("value", {"status": "error"})
+    except Empty:
+        return {}
+
+
+def _restoration(notebook_file) -> tuple[str | None, str | None]:
+    """The source that rebuilds the check modules from ``lib/checks`` and rebinds the names the
+    notebook's ordinary cells import them as (``checks`` for chapter NN's module by default)."""
+    from lib.course.grading.grade import check_bindings, check_module_sources, check_restoration
+
+    sources = check_module_sources()
+    bindings = check_bindings(notebook_file.nb.cells)
+    default = f"lib.checks.ch{notebook_file.path.stem}"
+    if default in sources and "checks" not in {name for name, _, _ in bindings}:
+        bindings.append(("checks", default, None))
+    return check_restoration(bindings, sources)
+
+
+def _guard_checks(item, first: bool, restoration: tuple[str | None, str | None]) -> None:
+    """Before the notebook's first cell, remember the shell; before a check cell, restore it and the
+    checks; after the check cell, make sure the whole cell ran."""
+    original = item.runtest
+    is_check = course_metadata(item.cell).get("role") == "check"
+    token = secrets.token_hex(8)
+    if is_check:
+        item.cell.source = f"{item.cell.source.rstrip()}\n{_TOKEN_NAME} = {token!r}"
+
+    def runtest():
+        kernel = getattr(item.parent, "kernel", None)
+        if kernel is None or not (first or is_check):
+            return original()
+        from nbval.plugin import NbCellError
+        timeout = min(30.0, float(item.config.option.nbval_cell_timeout or 30))
+        if getattr(item.parent, "_course_unresponsive", False):
+            raise NbCellError(item.cell_num, UNRESPONSIVE, item.cell.source)
+        prepare, restore = restoration
+        setup = _RESET_SHELL + "\n" + (prepare or "") if first else ""
+        if is_check:
+            setup += _RESET_SHELL + "\n" + (restore or "")
+        result = _evaluate(kernel, f"exec({setup!r}, globals())", timeout)
+        if not result:
+            item.parent._course_unresponsive = True
+            raise NbCellError(item.cell_num, UNRESPONSIVE, item.cell.source)
+        if is_check and result.get("status") != "ok":
+            raise NbCellError(item.cell_num, f"the checks could not be restored before this cell: "
+                              f"{result.get('ename')}: {result.get('evalue')}", item.cell.source)
+        original()
+        if is_check:
+            ran = _evaluate(kernel, f"globals().get({_TOKEN_NAME!r})", timeout).get("data", {}).get("text/plain")
+            if ran != repr(token):
+                raise NbCellError(item.cell_num, "the check cell did not run to its end: something in the "
+                                  "notebook changes how cells run (an input transformer, a patched shell). "
+                                  "The grader does not run it.", item.cell.source)
+
+    item.runtest = runtest
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items) -> None:
     state = config.stash[_STATE_KEY]["exercises"]
     seen: dict[str, int] = {}
+    restores: dict[int, tuple] = {}
     for item in items:
         if not _is_nbval_cell(item):
             continue
         _watch_reply_status(item)
+        first = id(item.parent) not in restores
+        if first:
+            restores[id(item.parent)] = _restoration(item.parent)
+        _guard_checks(item, first, restores[id(item.parent)])
         # What pytest prints for the item; nbval's default (the whole id) comes out as "name::ipynb::Cell 3".
         item.reportinfo = (lambda item=item: (item.path, 0, item.name))
         meta = course_metadata(item.cell)
@@ -128,6 +241,8 @@ def pytest_runtest_makereport(item, call):
         message = _message_of(item, call)
         entry["failures"].append(message)
         report.longrepr = message
+    elif not report.passed:   # skipped or xfail (nbval gives up on the cells after a timeout)
+        entry["failures"].append("not run: an earlier cell timed out or the kernel stopped")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

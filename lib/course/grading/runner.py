@@ -9,18 +9,18 @@ about a second (its liveness poll), and we decide what to run next.
 
 Recovery. After a timeout the kernel is interrupted; if it answers a probe within a few seconds its
 state is kept. If it does not (the loop swallows ``KeyboardInterrupt``, or it is stuck in C code),
-or if the kernel died (``os._exit``, the out-of-memory killer), a fresh kernel is started and every
-cell that already ran is replayed in order, skipping the cells that killed or hung a kernel. So the
-other exercises are graded on the same state a student would have after re-running the notebook
-without the broken cell. Replays are bounded by ``max_restarts``; cells after that are reported as
-not run.
+or if the kernel died (the out-of-memory killer, native code), the cell to blame is set aside and the
+whole list runs again from the start in a fresh kernel without it (see :func:`run_plan`), so the
+other cells are judged on the state a student would have after re-running the notebook without the
+broken cell — the same state on every run. ``exit``, ``quit`` and ``os._exit`` raise ``SystemExit``
+in the cell (or thread) that calls them instead of stopping the kernel some time later.
 
-Memory. A setup cell (run first, and again after each restart) caps the kernel's address space
-(``RLIMIT_AS``), so a memory blow-up is a ``MemoryError`` in the student's cell rather than a
-machine-wide out-of-memory event.
+Memory. A setup cell (run first in every kernel) caps the kernel's address space (``RLIMIT_AS``), so
+a memory blow-up is a ``MemoryError`` in the student's cell rather than a machine-wide out-of-memory
+event.
 
-This is not a sandbox: student code runs with the grader's permissions. Grade on a machine or
-account where that is acceptable.
+This module is not a sandbox by itself: the grader runs it inside one
+(:mod:`lib.course.grading.sandbox`, :mod:`lib.course.grading.worker`).
 """
 
 from __future__ import annotations
@@ -157,44 +157,125 @@ class Kernel:
             self.alive = False
 
 
+# Run first in every kernel (and again after a restart): the memory cap, and `exit`, `quit` and
+# `os._exit` turned into exceptions, so a stray exit fails the cell that calls it, at once, on every
+# run (ipykernel would otherwise stop the kernel some time later, while another cell runs).
+_EXIT_GUARD = """\
+def _course_no_exit(*args, **kwargs):
+    raise SystemExit("exit(), quit() and os._exit() are switched off while grading")
+import os as _course_os, builtins as _course_builtins
+_course_os._exit = _course_no_exit
+_course_builtins.exit = _course_builtins.quit = _course_no_exit
+get_ipython().user_ns["exit"] = get_ipython().user_ns["quit"] = _course_no_exit
+del _course_os, _course_builtins"""
+
+# Around each solution cell: which threads it left running. A thread that outlives its cell can kill
+# the kernel later, while some other cell runs; the death is then put down to the solution cell.
+_THREADS_BEFORE = ("import threading as _course_threading\n"
+                   "_course_threads = {id(t) for t in _course_threading.enumerate()}")
+_THREADS_AFTER = ("_course_left = sorted(t.name for t in _course_threading.enumerate()\n"
+                  "                      if id(t) not in _course_threads and t.is_alive())\n"
+                  "del _course_threads, _course_threading\n"
+                  "if _course_left:\n"
+                  "    raise RuntimeError(f'left {len(_course_left)} thread(s) running')")
+
+LEFT_THREADS = "This cell left a background thread running, and the kernel died after the cell had finished."
+
+
+@dataclass
+class PlannedRun:
+    """A cell to run: its source and its kind (``"solution"`` cells are watched for left-over
+    threads; ``"check"`` cells are preceded by ``before_check``, if given)."""
+
+    source: str
+    kind: str = "ordinary"
+
+
 def run_cells(sources: list[str], cwd: Path, *, timeout: float = 60, max_restarts: int = 3,
               memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB) -> list[CellRun]:
-    """Run ``sources`` in order in one kernel (restarted and replayed when needed, see the module
-    docstring); one :class:`CellRun` per source."""
-    setup = _memory_limit_source(memory_limit_gb)
+    """Run ``sources`` in order in one kernel; one :class:`CellRun` per source (see :func:`run_plan`)."""
+    return run_plan([PlannedRun(s) for s in sources], cwd, timeout=timeout, max_restarts=max_restarts,
+                    memory_limit_gb=memory_limit_gb)
+
+
+def run_plan(cells: list[PlannedRun], cwd: Path, *, timeout: float = 60, budget: float | None = None,
+             max_restarts: int = 3, memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB,
+             prepare: str | None = None, before_check: str | None = None) -> list[CellRun]:
+    """Run ``cells`` in order in one kernel; one :class:`CellRun` per cell.
+
+    When a cell kills the kernel (or hangs it beyond an interrupt), that cell is set aside — or the
+    solution cell before it that left a thread running, which is where a delayed death comes from —
+    and the whole list is run again from the start in a fresh kernel without it. So the results are
+    those of the notebook without the broken cell, whichever later cell the death happened to hit:
+    the same on every run. ``budget`` bounds the seconds for the whole list (restarts included);
+    cells past it are reported as not run. ``prepare`` runs in every kernel right after the set-up,
+    before any cell."""
+    setup = "\n".join(part for part in (_memory_limit_source(memory_limit_gb), _EXIT_GUARD, prepare) if part)
+    start = time.perf_counter()
+    set_aside: dict[int, CellRun] = {}
+    for _ in range(max_restarts + 1):
+        results, broken = _attempt(cells, cwd, setup, set_aside, timeout, budget, start, before_check)
+        if broken is None:
+            return results
+        index, run = broken
+        set_aside[index] = run
+    note = f"the kernel had to be restarted {max_restarts} times; the remaining cells were not run"
+    return [set_aside.get(i, CellRun("not run", evalue=note)) for i in range(len(cells))]
+
+
+def _attempt(cells, cwd, setup, set_aside, timeout, budget, start, before_check):
+    """One pass over ``cells`` in a fresh kernel: ``(results, None)`` when it got to the end, else
+    ``(partial results, (index, run))`` naming the cell to set aside before the next pass."""
     results: list[CellRun] = []
-    survived: list[str] = [setup] if setup else []   # what a restarted kernel must replay
-    restarts = 0
+    left_threads: list[int] = []
     kernel = Kernel(cwd)
     kernel.start()
     try:
-        if setup:
-            kernel.run(setup, timeout)
-        for source in sources:
-            if restarts > max_restarts:
-                results.append(CellRun("not run", evalue=f"the kernel had to be restarted {max_restarts} times; "
-                                                         f"the remaining cells were not run"))
+        prepared = kernel.run(setup, timeout)
+        if not prepared.ok:
+            raise RuntimeError(f"the kernel could not be prepared: {prepared.status} {prepared.ename}: {prepared.evalue}")
+        for index, cell in enumerate(cells):
+            if index in set_aside:
+                results.append(set_aside[index])
                 continue
-            result = kernel.run(source, timeout)
-            results.append(result)
-            broken = result.status == "died" or (result.status == "timeout" and not kernel.alive)
-            if not broken:
-                survived.append(source)
+            if budget is not None and time.perf_counter() - start > budget:
+                results.append(CellRun("not run", evalue=f"the notebook's time budget of {budget:g} s was used up"))
                 continue
-            while broken and restarts <= max_restarts:
-                restarts += 1
-                kernel.restart()
-                kernel.alive = True
-                broken = False
-                for replayed in list(survived):
-                    again = kernel.run(replayed, timeout)
-                    if again.status == "died" or (again.status == "timeout" and not kernel.alive):
-                        survived.remove(replayed)   # flaky killer: drop it and start over
-                        broken = True
-                        break
+            if cell.kind == "check" and before_check:
+                guard = kernel.run(before_check, timeout)
+                if _broken(guard, kernel):
+                    return results, _blame(index, guard, left_threads)
+                if not guard.ok:
+                    results.append(CellRun("error", ename="CheckerError",
+                                           evalue=f"the checks could not be restored: {guard.ename}: {guard.evalue}"))
+                    continue
+            if cell.kind == "solution":
+                kernel.run(_THREADS_BEFORE, timeout)
+            run = kernel.run(cell.source, timeout)
+            if _broken(run, kernel):
+                return results, _blame(index, run, left_threads)
+            if cell.kind == "solution":
+                probe = kernel.run(_THREADS_AFTER, timeout)
+                if _broken(probe, kernel):   # it died after the cell had finished: a thread did it
+                    return results, (index, CellRun("died", evalue=LEFT_THREADS))
+                if probe.status == "error":
+                    left_threads.append(index)
+            results.append(run)
     finally:
         kernel.stop()
-    return results
+    return results, None
+
+
+def _broken(run: CellRun, kernel: "Kernel") -> bool:
+    return run.status == "died" or (run.status == "timeout" and not kernel.alive)
+
+
+def _blame(index: int, run: CellRun, left_threads: list[int]) -> tuple[int, CellRun]:
+    """The cell a kernel death or hang is put down to: a death after a solution cell that left a
+    thread running is that cell's; anything else is the running cell's."""
+    if run.status == "died" and left_threads:
+        return left_threads[-1], CellRun("died", evalue=LEFT_THREADS)
+    return index, run
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
