@@ -5,6 +5,7 @@ would write them (the notebook gives ``__init__``; the student writes ``update``
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -582,3 +583,45 @@ def test_quadratic_right_answers_pass(capsys):
 def test_quadratic_wrong_answers_fail(change, pattern):
     with pytest.raises(ExerciseFailure, match=pattern):
         checks.check_quadratic_lab(**{**RIGHT, **change})
+
+
+# ------------------------------------------------------------------------------ opt-diagnose
+
+@pytest.mark.parametrize("answer", ["a", " A "])
+def test_diagnosis_right_answers_pass(answer):
+    checks.check_diagnosis(answer)
+
+
+@pytest.mark.parametrize("answer, message", [
+    ("b", "fall slowly but steadily"),
+    ("c", "flat near log 10"),
+    ("d", "never makes the loss grow"),
+    ("e", "must be one of"),
+    (1, "must be one letter as a string"),
+])
+def test_diagnosis_wrong_answers_explain_that_option(answer, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_diagnosis(answer)
+
+
+def test_diagnosis_key_is_not_stored_as_text():
+    source = Path(checks.__file__).read_text()
+    assert '_DIAGNOSIS_KEY = "a"' not in source and "ANSWER" not in source
+
+
+@pytest.mark.parametrize("lr", [0.05, 0.1])
+def test_fixed_run_right_rates_pass(lr):
+    checks.check_fixed_run(lr)
+
+
+@pytest.mark.parametrize("lr, message", [
+    (checks.BROKEN_RUN_LR, "still blows up"),
+    (0.3, "overshoot"),
+    (1e-4, "overcorrected"),
+    ("0.05", "must be a number"),
+    (True, "must be a number"),
+    (-0.1, "positive"),
+])
+def test_fixed_run_wrong_rates_name_the_problem(lr, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_fixed_run(lr)

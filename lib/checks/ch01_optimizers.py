@@ -18,11 +18,13 @@ import math
 
 import numpy as np
 
-from lib.checks.core import ExerciseFailure, call_student, expect_array, expect_scalar, fail, passed
+from lib.checks.core import (SCALAR_TYPES, ExerciseFailure, answer_digest, call_student, expect_array, expect_scalar,
+                             fail, passed)
 
 __all__ = [
     "check_sgd", "check_momentum", "check_nesterov", "check_adagrad", "check_rmsprop", "check_adam",
     "check_adam_trains", "check_cosine_decay", "check_quadratic_lab", "QUADRATIC_LAB_EIGENVALUES",
+    "BROKEN_RUN_LR", "DIAGNOSIS_OPTIONS", "check_diagnosis", "check_fixed_run",
 ]
 
 REBOUND = ("params[{key!r}] is a new array after update(): it was rebound (`params[key] = ...`), not updated "
@@ -236,7 +238,7 @@ def _compare_history(exercise, got_history, expected_history, bug_histories, *, 
                             key=lambda item: not _same_history(got_history, item[1], rtol, atol, equal_nan=True))
             for diagnosis, history in ranked:
                 if _matches(got, history[step - 1][key], rtol, atol):
-                    fail(exercise, f"{what}: expected {_array_text(want)}, got {_array_text(got)}. "
+                    fail(exercise, f"{what}: got {_array_text(got)}, which is wrong. "
                                    f"Likely bug: {diagnosis}")
             if step == 1 and first_call_non_finite and not np.all(np.isfinite(got)):
                 fail(exercise, f"{what} contains NaN or inf. Likely bug: {first_call_non_finite}")
@@ -485,7 +487,8 @@ def check_cosine_decay(cls, *, hidden: bool = False) -> None:
     wrong = np.nonzero(~np.isclose(got, expected, rtol=1e-9, atol=1e-12))[0]
     if wrong.size:
         first = int(wrong[0])
-        message = (f"schedule({first}) returned {got[first]:.6g}, expected {expected[first]:.6g} "
+        direction = "too large" if got[first] > expected[first] else "too small"
+        message = (f"schedule({first}) returned {got[first]:.6g}, which is {direction} "
                    f"(steps 0 … {2 * total} checked; {wrong.size} differ)")
         for diagnosis, values in bugs.items():
             if np.allclose(got, values, rtol=1e-9, atol=1e-12):
@@ -534,6 +537,69 @@ def check_quadratic_lab(alpha_gd, rate_gd, alpha_momentum, beta_momentum, *, hid
         rate = measured_rate(errors)
         bar = best_rate_hb + 0.3 * (best_rate - best_rate_hb)
         if not rate <= bar:
-            fail(exercise, f"momentum with your α, β contracts by {rate:.4f} per step; it should beat {bar:.3f} "
-                           f"(optimum {best_rate_hb:.4f}, gradient descent's best {best_rate:.4f}).")
+            fail(exercise, f"momentum with your α, β contracts the error by {rate:.4f} per step: much slower than "
+                           f"momentum's optimum, closer to gradient descent's best. Recheck β* = ((√κ−1)/(√κ+1))².")
     passed(exercise, f"gradient descent's rate {best_rate:.4f}, momentum's {best_rate_hb:.4f}")
+
+
+# ------------------------------------------------------------------------ diagnose a broken run
+
+BROKEN_RUN_LR = 0.5  # Momentum(μ = 0.9) on the chapter's network with this rate blows up
+
+DIAGNOSIS_OPTIONS = {
+    "a": "the learning rate is too large",
+    "b": "the learning rate is too small",
+    "c": "the initial weights are too small (std 0.01 instead of He)",
+    "d": "the learning-rate schedule decays per iteration instead of per epoch",
+}
+# Salted digest of the right letter (lib.checks.core.answer_digest), so the key is not stored as text.
+_DIAGNOSIS_KEY = "f06f4e738679cfa095b42de79be164cfe62cc3d36449388ecd63551ebc994c4d"
+_WHY_NOT = {
+    "b": "a rate that is too small makes the loss fall slowly but steadily; here it rises and explodes within "
+         "a few iterations, which a small step cannot do.",
+    "c": "tiny initial weights keep the loss flat near log 10 ≈ 2.3 at first (weak signals, small gradients); "
+         "they do not make it grow without bound.",
+    "d": "a per-iteration decay makes the learning rate vanish, so the loss stalls; it never makes the loss grow.",
+}
+
+
+def check_diagnosis(answer) -> None:
+    """The student's letter for the broken run's cause; wrong letters get that option's explanation."""
+    exercise = "opt-diagnose"
+    if type(answer) is not str:
+        fail(exercise, f"DIAGNOSIS must be one letter as a string, e.g. \"b\"; got {type(answer).__name__}.")
+    letter = answer.strip().lower()
+    if letter not in DIAGNOSIS_OPTIONS:
+        fail(exercise, f"DIAGNOSIS must be one of {', '.join(map(repr, DIAGNOSIS_OPTIONS))}; got {answer!r}.")
+    if answer_digest(exercise, letter) != _DIAGNOSIS_KEY:
+        fail(exercise, f"({letter}) {DIAGNOSIS_OPTIONS[letter]}: not what the curves show — {_WHY_NOT[letter]}")
+    passed(exercise, "the loss explodes because each step overshoots the valley and lands higher")
+
+
+def check_fixed_run(lr, *, epochs: int = 3) -> None:
+    """Momentum(lr, μ = 0.9) trains the chapter's network (digits, seed 0) without blowing up and reaches a
+    last-epoch training loss below 0.6 within ``epochs`` epochs."""
+    from lib.chapters.ch01_optimizers import experiments
+    from lib.optimizers import Momentum
+    from lib.training import train
+
+    exercise = "opt-diagnose"
+    if type(lr) not in SCALAR_TYPES or type(lr) is bool:
+        fail(exercise, f"FIXED_LR must be a number, got {type(lr).__name__}.")
+    value = float(np.asarray(lr))
+    if not (math.isfinite(value) and value > 0):
+        fail(exercise, f"FIXED_LR must be a positive number, got {value!r}.")
+    data = experiments.network_data("digits", 0)
+    history = train(experiments.build_network(data, 0), Momentum(lr=value, momentum=0.9), data, epochs=epochs,
+                    batch_size=experiments.BATCH_SIZE, seed=0, eval_size=experiments.EVAL_SIZE)
+    if history.diverged:
+        fail(exercise, f"with lr = {value:g} training still blows up (at iteration {history.diverged_at}): "
+                       f"the rate is still too large for this network.")
+    loss = experiments.final_loss(history)
+    if loss >= 0.6:
+        if value >= BROKEN_RUN_LR / 3:
+            fail(exercise, f"with lr = {value:g} the run no longer blows up but the loss still ends high "
+                           f"({loss:.3f}): the steps still overshoot; go lower.")
+        fail(exercise, f"with lr = {value:g} the run is stable but slow: the loss is still {loss:.3f} after "
+                       f"{epochs} epochs. You overcorrected; a rate a few times larger trains much faster.")
+    passed(exercise, f"lr = {value:g} trains: last-epoch loss {loss:.3f} after {epochs} epochs")

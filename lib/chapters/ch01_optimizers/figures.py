@@ -12,19 +12,19 @@ from lib.plots import animation_html, color_for, contour_paths, show_in_output
 
 __all__ = ["animate_paths", "path_small_multiples", "lab_figure", "interactive_figure", "ETA_MAX"]
 
-ANIMATION_FRAMES = 12
+ANIMATION_FRAMES = 8
 
 
 def _panel_background(axes, panels):
     for ax, (function, _, options) in zip(axes, panels):
         contour_paths(ax, function, {}, xlim=options.get("xlim", function.xlim), ylim=options.get("ylim", function.ylim),
-                      levels=options.get("levels", 10), log_levels=options.get("log_levels", False), resolution=80,
+                      levels=options.get("levels", 8), log_levels=options.get("log_levels", False), resolution=60,
                       legend=False, title=options.get("title", function.name))
 
 
-def animate_paths(panels, *, frames: int = ANIMATION_FRAMES, figsize=(10, 4.2), dpi: int = 100):
+def animate_paths(panels, *, frames: int = ANIMATION_FRAMES, figsize=(8.4, 3.9), dpi: int = 100):
     """An HTML/JS animation of optimizer paths growing, one panel per ``(function, paths, options)``
-    (options: xlim, ylim, title, log_levels, levels); at most 16 frames, 1000 px wide by default.
+    (options: xlim, ylim, title, log_levels, levels); at most 16 frames, 840 px wide by default.
 
     The contours, labels and legend are drawn once and frozen into a background image; each frame then
     draws only the paths on top, which is several times faster than redrawing the whole figure.
@@ -58,7 +58,7 @@ def animate_paths(panels, *, frames: int = ANIMATION_FRAMES, figsize=(10, 4.2), 
     return animation_html(fig, update, frames, interval=300)
 
 
-def path_small_multiples(function, paths: dict, *, options=None, title: str = "", figsize=(12, 5)):
+def path_small_multiples(function, paths: dict, *, options=None, title: str = "", figsize=(10, 4.4)):
     """The static fallback of an animation: one small panel per optimizer with its whole path."""
     options = options or {}
     names = list(paths)
@@ -67,8 +67,8 @@ def path_small_multiples(function, paths: dict, *, options=None, title: str = ""
     fig, axes = plt.subplots(rows, columns, figsize=figsize, sharex=True, sharey=True, squeeze=False)
     for ax, name in zip(axes.flat, names):
         contour_paths(ax, function, {name: paths[name]}, xlim=options.get("xlim", function.xlim),
-                      ylim=options.get("ylim", function.ylim), levels=options.get("levels", 10),
-                      log_levels=options.get("log_levels", False), resolution=80, legend=False, title=name,
+                      ylim=options.get("ylim", function.ylim), levels=options.get("levels", 8),
+                      log_levels=options.get("log_levels", False), resolution=60, legend=False, title=name,
                       markersize=2)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
