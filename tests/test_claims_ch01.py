@@ -118,8 +118,8 @@ def test_critical_points_are_mostly_saddles():
 def test_rotation_hurts_per_coordinate_methods_only():
     study = experiments.rotation_study(CLAIM_SEEDS)
     assert study.invariant_methods_gap < 1e-9  # SGD and Momentum do not see the rotation
-    for name in experiments.ADAPTIVE:
-        assert study.worse_when_rotated(name).count >= 0.8 * N
+    for name in experiments.ADAPTIVE:  # taught as "from most starts"
+        assert study.worse_when_rotated(name).count >= 0.6 * N
     assert min(study.adaptive_median_ratio.values()) > 2
 
 
@@ -158,7 +158,9 @@ def test_decay_schedules():
     assert study.final_lrs["exponential 0.8 per ITERATION"] < 1e-4 * experiments.SCHEDULE_LR
     assert study.trap_stalls.count == N
     assert study.trap_loss_ratio.mean > 2
-    assert study.early_decay_raises_loss.count >= 0.8 * N
+    # Taught as "in most seeds": an early decay usually, not always, ends higher.
+    assert study.early_decay_raises_loss.count >= 0.7 * N
+    assert study.decay_loss_ratio.mean > 1.2
 
 
 # ------------------------------------------------------------------------------ 10. second order

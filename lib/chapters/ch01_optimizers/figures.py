@@ -12,19 +12,19 @@ from lib.plots import animation_html, color_for, contour_paths, show_in_output
 
 __all__ = ["animate_paths", "path_small_multiples", "lab_figure", "interactive_figure", "ETA_MAX"]
 
-ANIMATION_FRAMES = 8
+ANIMATION_FRAMES = 6
 
 
 def _panel_background(axes, panels):
     for ax, (function, _, options) in zip(axes, panels):
         contour_paths(ax, function, {}, xlim=options.get("xlim", function.xlim), ylim=options.get("ylim", function.ylim),
-                      levels=options.get("levels", 8), log_levels=options.get("log_levels", False), resolution=60,
+                      levels=options.get("levels", 6), log_levels=options.get("log_levels", False), resolution=60,
                       legend=False, title=options.get("title", function.name))
 
 
-def animate_paths(panels, *, frames: int = ANIMATION_FRAMES, figsize=(8.4, 3.9), dpi: int = 100):
+def animate_paths(panels, *, frames: int = ANIMATION_FRAMES, figsize=(8.0, 3.8), dpi: int = 100):
     """An HTML/JS animation of optimizer paths growing, one panel per ``(function, paths, options)``
-    (options: xlim, ylim, title, log_levels, levels); at most 16 frames, 840 px wide by default.
+    (options: xlim, ylim, title, log_levels, levels); at most 16 frames, 800 px wide by default.
 
     The contours, labels and legend are drawn once and frozen into a background image; each frame then
     draws only the paths on top, which is several times faster than redrawing the whole figure.
@@ -67,7 +67,7 @@ def path_small_multiples(function, paths: dict, *, options=None, title: str = ""
     fig, axes = plt.subplots(rows, columns, figsize=figsize, sharex=True, sharey=True, squeeze=False)
     for ax, name in zip(axes.flat, names):
         contour_paths(ax, function, {name: paths[name]}, xlim=options.get("xlim", function.xlim),
-                      ylim=options.get("ylim", function.ylim), levels=options.get("levels", 8),
+                      ylim=options.get("ylim", function.ylim), levels=options.get("levels", 6),
                       log_levels=options.get("log_levels", False), resolution=60, legend=False, title=name,
                       markersize=2)
     for ax in axes.flat[len(names):]:
