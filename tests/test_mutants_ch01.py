@@ -625,3 +625,28 @@ def test_fixed_run_right_rates_pass(lr):
 def test_fixed_run_wrong_rates_name_the_problem(lr, message):
     with pytest.raises(ExerciseFailure, match=message):
         checks.check_fixed_run(lr)
+
+
+# ------------------------------------------------------------------------------- opt-sparse
+
+@pytest.mark.parametrize("rates", [
+    lambda f, eta: eta * np.sqrt(f.max() / f),
+    lambda f, eta: eta / np.sqrt(f / np.max(f)),
+    lambda f, eta: np.array([eta * math.sqrt(max(f) / p) for p in f]),
+])
+def test_sparse_right_rates_pass(rates):
+    checks.check_sparse_rates(rates)
+
+
+@pytest.mark.parametrize("rates, message", [
+    (lambda f, eta: np.full(f.shape, eta), "that is plain SGD"),
+    (lambda f, eta: eta * f / f.max(), "grow with the frequency"),
+    (lambda f, eta: eta * f.max() / f, "blows up"),
+    (lambda f, eta: eta * (f.max() / f) ** 0.25, "still too small"),
+    (lambda f, eta: eta * np.sqrt(1 / f), "most frequent feature's rate"),
+    (lambda f, eta: list(eta * np.sqrt(f.max() / f)), "float64 numpy array"),
+    (lambda f, eta: (eta * np.sqrt(f.max() / f))[:-1], "one rate per feature"),
+])
+def test_sparse_wrong_rates_name_the_problem(rates, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_sparse_rates(rates)

@@ -24,7 +24,7 @@ from lib.checks.core import (SCALAR_TYPES, ExerciseFailure, answer_digest, call_
 __all__ = [
     "check_sgd", "check_momentum", "check_nesterov", "check_adagrad", "check_rmsprop", "check_adam",
     "check_adam_trains", "check_cosine_decay", "check_quadratic_lab", "QUADRATIC_LAB_EIGENVALUES",
-    "BROKEN_RUN_LR", "DIAGNOSIS_OPTIONS", "check_diagnosis", "check_fixed_run",
+    "BROKEN_RUN_LR", "DIAGNOSIS_OPTIONS", "check_diagnosis", "check_fixed_run", "SPARSE_ETA", "check_sparse_rates",
 ]
 
 REBOUND = ("params[{key!r}] is a new array after update(): it was rebound (`params[key] = ...`), not updated "
@@ -603,3 +603,66 @@ def check_fixed_run(lr, *, epochs: int = 3) -> None:
         fail(exercise, f"with lr = {value:g} the run is stable but slow: the loss is still {loss:.3f} after "
                        f"{epochs} epochs. You overcorrected; a rate a few times larger trains much faster.")
     passed(exercise, f"lr = {value:g} trains: last-epoch loss {loss:.3f} after {epochs} epochs")
+
+
+# ------------------------------------------------------------------ per-feature rates on sparse features
+
+SPARSE_ETA = 1.0  # the rate of the most frequent feature, given to the student's function
+SPARSE_CHECK_SEEDS = (0, 1, 2)
+
+
+def _sparse_excess(rates: np.ndarray, seed: int) -> float:
+    """Excess loss of mini-batch SGD with per-feature ``rates`` on chapter 1's sparse problem."""
+    from lib.chapters.ch01_optimizers import experiments
+
+    x, y, _ = experiments._sparse_problem(seed)
+    rng = experiments._stream(seed, experiments._SPARSE_BATCHES)
+    w = np.zeros(x.shape[1])
+    with np.errstate(all="ignore"):
+        for _ in range(experiments.SPARSE_STEPS):
+            batch = rng.integers(0, len(x), experiments.SPARSE_BATCH)
+            w -= rates * (x[batch].T @ (x[batch] @ w - y[batch]) / experiments.SPARSE_BATCH)
+        w_best = np.linalg.lstsq(x, y, rcond=None)[0]
+        return experiments._least_squares_loss(x, y, w) - experiments._least_squares_loss(x, y, w_best)
+
+
+def check_sparse_rates(per_feature_rates) -> None:
+    """The student's per-feature learning rates let plain SGD train the sparse problem about as well as
+    AdaGrad (excess loss at most 1.5× AdaGrad's on every check seed)."""
+    from lib.chapters.ch01_optimizers import experiments
+
+    exercise = "opt-sparse"
+    for seed in SPARSE_CHECK_SEEDS:
+        _, _, frequency = experiments._sparse_problem(seed)
+        rates = call_student(exercise, "per_feature_rates(frequency, eta)", per_feature_rates, frequency.copy(),
+                             SPARSE_ETA)
+        if type(rates) is not np.ndarray or rates.dtype != np.float64:
+            fail(exercise, f"per_feature_rates must return a float64 numpy array, got "
+                           f"{type(rates).__name__}{'' if type(rates) is not np.ndarray else ' of dtype ' + str(rates.dtype)}.")
+        if rates.shape != frequency.shape:
+            fail(exercise, f"per_feature_rates must return one rate per feature: shape {frequency.shape}, "
+                           f"got {rates.shape}.")
+        if not (np.all(np.isfinite(rates)) and np.all(rates > 0)):
+            fail(exercise, "every rate must be a positive finite number.")
+        most_frequent = int(np.argmax(frequency))
+        if not np.isclose(rates[most_frequent], SPARSE_ETA, rtol=1e-6):
+            fail(exercise, f"the most frequent feature's rate is {rates[most_frequent]:.4g}; it must be eta, "
+                           f"the rate known to be safe for it.")
+        if np.allclose(rates, rates[0]):
+            fail(exercise, "every feature gets the same rate: that is plain SGD, which leaves the rare features' "
+                           "weights behind. Rare features need larger steps.")
+        if np.corrcoef(rates, frequency)[0, 1] > 0:
+            fail(exercise, "your rates grow with the frequency: the common features get the larger steps. "
+                           "It should be the other way round.")
+        excess = _sparse_excess(rates, seed)
+        adagrad = experiments.sparse_study((seed,)).excess["AdaGrad"][0]
+        if not np.isfinite(excess) or excess > 1e3:
+            fail(exercise, "SGD with your rates blows up: the rare features' rates are too large. A rare weight "
+                           "shares every example it appears in with common features, so it cannot take steps "
+                           "as large as its own frequency alone would allow. Think about what AdaGrad's h grows "
+                           "like for a feature present in a fraction p of the examples.")
+        if excess > 1.5 * adagrad:
+            fail(exercise, f"SGD with your rates trains (seed {seed}) but ends well above AdaGrad: the rare "
+                           f"features' rates are still too small. Think about what AdaGrad's h grows like for a "
+                           f"feature present in a fraction p of the examples.")
+    passed(exercise, "with your per-feature rates plain SGD keeps up with AdaGrad on sparse features")
