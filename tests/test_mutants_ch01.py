@@ -559,9 +559,9 @@ def test_schedule_mutants_fail(cls, pattern):
 
 LAM_MIN, LAM_MAX = min(checks.QUADRATIC_LAB_EIGENVALUES), max(checks.QUADRATIC_LAB_EIGENVALUES)
 KAPPA = LAM_MAX / LAM_MIN
-RIGHT = dict(alpha_gd=2 / (LAM_MIN + LAM_MAX), rate_gd=(KAPPA - 1) / (KAPPA + 1),
-             alpha_momentum=(2 / (math.sqrt(LAM_MIN) + math.sqrt(LAM_MAX))) ** 2,
-             beta_momentum=((math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)) ** 2)
+RIGHT = dict(eta_gd=2 / (LAM_MIN + LAM_MAX), rate_gd=(KAPPA - 1) / (KAPPA + 1),
+             eta_momentum=(2 / (math.sqrt(LAM_MIN) + math.sqrt(LAM_MAX))) ** 2,
+             mu_momentum=((math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)) ** 2)
 
 
 def test_quadratic_right_answers_pass(capsys):
@@ -573,12 +573,12 @@ def test_quadratic_right_answers_pass(capsys):
 
 
 @pytest.mark.parametrize("change, pattern", [
-    (dict(alpha_gd=1 / LAM_MAX), "safe but not optimal"),
-    (dict(alpha_gd=2 / LAM_MAX), "edge of stability"),
+    (dict(eta_gd=1 / LAM_MAX), "safe but not optimal"),
+    (dict(eta_gd=2 / LAM_MAX), "edge of stability"),
     (dict(rate_gd=(math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)), "momentum's rate"),
-    (dict(alpha_momentum=2 / (math.sqrt(LAM_MIN) + math.sqrt(LAM_MAX))), "square is missing"),
-    (dict(beta_momentum=(math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)), "square of the rate"),
-    (dict(beta_momentum=None), "expected a number"),
+    (dict(eta_momentum=2 / (math.sqrt(LAM_MIN) + math.sqrt(LAM_MAX))), "square is missing"),
+    (dict(mu_momentum=(math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)), "square of the rate"),
+    (dict(mu_momentum=None), "expected a number"),
 ])
 def test_quadratic_wrong_answers_fail(change, pattern):
     with pytest.raises(ExerciseFailure, match=pattern):

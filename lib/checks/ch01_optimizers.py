@@ -324,14 +324,14 @@ def check_sgd(cls, *, hidden: bool = False) -> None:
 
 
 def check_momentum(cls, *, hidden: bool = False) -> None:
-    """Momentum: v ← αv − η∇L, W ← W + v, v per key."""
+    """Momentum: v ← μv − η∇L, W ← W + v, v per key."""
     exercise = "opt-momentum"
     hp = {"lr": 0.11, "momentum": 0.65} if hidden else {"lr": 0.07, "momentum": 0.8}
     bugs = {
-        "wrong sign: v ← αv − η∇L (the velocity points downhill).": "sign",
+        "wrong sign: v ← μv − η∇L (the velocity points downhill).": "sign",
         "the velocity is not kept between calls (it restarts at 0, which is plain SGD): store it in self.v[key].": "no_state",
         "one velocity is shared by all parameters: keep one per key, self.v[key].": "shared_state",
-        "this is the EMA form v ← βv + (1−β)∇L, W ← W − ηv; the exercise uses v ← αv − η∇L, W ← W + v.": "ema",
+        "this is the EMA form v ← μv + (1−μ)∇L, W ← W − ηv; the exercise uses v ← μv − η∇L, W ← W + v.": "ema",
         "W is moved with the old velocity: update v first, then W ← W + v.": "old_velocity",
         **COMMON_BUGS,
     }
@@ -501,44 +501,45 @@ def check_cosine_decay(cls, *, hidden: bool = False) -> None:
 QUADRATIC_LAB_EIGENVALUES = (0.5, 2.0, 8.0, 32.0)
 
 
-def check_quadratic_lab(alpha_gd, rate_gd, alpha_momentum, beta_momentum, *, hidden: bool = False) -> None:
-    """The best constant step of gradient descent and its rate, and the best (α, β) of momentum, for
-    ``QUADRATIC_LAB_EIGENVALUES``; the hidden part runs the student's (α, β) and measures the rate."""
+def check_quadratic_lab(eta_gd, rate_gd, eta_momentum, mu_momentum, *, hidden: bool = False) -> None:
+    """The best constant step of gradient descent and its rate, and the best (η, μ) of momentum, for
+    ``QUADRATIC_LAB_EIGENVALUES``; the hidden part runs the student's (η, μ) and measures the rate."""
     from lib.quadratic import measured_rate, optimal_gd, optimal_momentum, simulate
 
     exercise = "opt-quadratic"
     lam = np.asarray(QUADRATIC_LAB_EIGENVALUES)
     low, high = float(lam.min()), float(lam.max())
-    best_alpha, best_rate = optimal_gd(low, high)
-    best_alpha_hb, best_beta_hb, best_rate_hb = optimal_momentum(low, high)
+    best_eta, best_rate = optimal_gd(low, high)
+    best_eta_hb, best_mu_hb, best_rate_hb = optimal_momentum(low, high)
     middle = float(lam[1])
-    expect_scalar(exercise, "alpha_gd", alpha_gd, best_alpha, rtol=1e-3, likely_bugs={
-        "1/λ_max is safe but not optimal: α* = 2/(λ_min + λ_max) balances the slowest and the fastest direction.": 1 / high,
+    expect_scalar(exercise, "eta_gd", eta_gd, best_eta, rtol=1e-3, likely_bugs={
+        "1/λ_max is safe but not optimal: η* = 2/(λ_min + λ_max) balances the slowest and the fastest direction.": 1 / high,
         "2/λ_max is the edge of stability (the fastest direction oscillates forever), not the optimum.": 2 / high,
-        "only the smallest and largest eigenvalues matter: α* = 2/(λ_min + λ_max).": 2 / (middle + high),
+        "only the smallest and largest eigenvalues matter: η* = 2/(λ_min + λ_max).": 2 / (middle + high),
     })
     kappa = high / low
     expect_scalar(exercise, "rate_gd", rate_gd, best_rate, rtol=1e-3, likely_bugs={
         "that is momentum's rate (√κ−1)/(√κ+1); gradient descent's is (κ−1)/(κ+1).": best_rate_hb,
         "the rate is (κ−1)/(κ+1) with κ = λ_max/λ_min.": (kappa - 1) / kappa,
     })
-    expect_scalar(exercise, "alpha_momentum", alpha_momentum, best_alpha_hb, rtol=1e-3, likely_bugs={
-        "that is gradient descent's step; momentum's is α* = (2/(√λ_min + √λ_max))².": best_alpha,
-        "the square is missing: α* = (2/(√λ_min + √λ_max))².": 2 / (math.sqrt(low) + math.sqrt(high)),
+    expect_scalar(exercise, "eta_momentum", eta_momentum, best_eta_hb, rtol=1e-3, likely_bugs={
+        "that is gradient descent's step; momentum's is η* = (2/(√λ_min + √λ_max))².": best_eta,
+        "the square is missing: η* = (2/(√λ_min + √λ_max))².": 2 / (math.sqrt(low) + math.sqrt(high)),
     })
-    expect_scalar(exercise, "beta_momentum", beta_momentum, best_beta_hb, rtol=1e-3, likely_bugs={
-        "β* is the square of the rate: β* = ((√κ−1)/(√κ+1))².": best_rate_hb,
-        "β* uses square roots: ((√κ−1)/(√κ+1))², not ((κ−1)/(κ+1))².": best_rate**2,
+    expect_scalar(exercise, "mu_momentum", mu_momentum, best_mu_hb, rtol=1e-3, likely_bugs={
+        "μ* is the square of the rate: μ* = ((√κ−1)/(√κ+1))².": best_rate_hb,
+        "μ* uses square roots: ((√κ−1)/(√κ+1))², not ((κ−1)/(κ+1))².": best_rate**2,
     })
     if hidden:
         # The formulas are not the point; the speed is. The optimum sits on a knife edge (0.1% too large
-        # an α costs about 7% in rate), so the bar is "clearly momentum-fast", not the optimum itself.
-        errors = simulate(lam, float(alpha_momentum), float(beta_momentum), steps=400)
+        # an η costs about 7% in rate), so the bar is "clearly momentum-fast", not the optimum itself.
+        eta, mu = (float(np.asarray(value, dtype=float)) for value in (eta_momentum, mu_momentum))
+        errors = simulate(lam, eta, mu, steps=400)
         rate = measured_rate(errors)
         bar = best_rate_hb + 0.3 * (best_rate - best_rate_hb)
         if not rate <= bar:
-            fail(exercise, f"momentum with your α, β contracts the error by {rate:.4f} per step: much slower than "
-                           f"momentum's optimum, closer to gradient descent's best. Recheck β* = ((√κ−1)/(√κ+1))².")
+            fail(exercise, f"momentum with your η, μ contracts the error by {rate:.4f} per step: much slower than "
+                           f"momentum's optimum, closer to gradient descent's best. Recheck μ* = ((√κ−1)/(√κ+1))².")
     passed(exercise, f"gradient descent's rate {best_rate:.4f}, momentum's {best_rate_hb:.4f}")
 
 
