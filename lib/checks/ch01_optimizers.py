@@ -612,21 +612,6 @@ SPARSE_ETA = 1.0  # the rate of the most frequent feature, given to the student'
 SPARSE_CHECK_SEEDS = (0, 1, 2)
 
 
-def _sparse_excess(rates: np.ndarray, seed: int) -> float:
-    """Excess loss of mini-batch SGD with per-feature ``rates`` on chapter 1's sparse problem."""
-    from lib.chapters.ch01_optimizers import experiments
-
-    x, y, _ = experiments._sparse_problem(seed)
-    rng = experiments._stream(seed, experiments._SPARSE_BATCHES)
-    w = np.zeros(x.shape[1])
-    with np.errstate(all="ignore"):
-        for _ in range(experiments.SPARSE_STEPS):
-            batch = rng.integers(0, len(x), experiments.SPARSE_BATCH)
-            w -= rates * (x[batch].T @ (x[batch] @ w - y[batch]) / experiments.SPARSE_BATCH)
-        w_best = np.linalg.lstsq(x, y, rcond=None)[0]
-        return experiments._least_squares_loss(x, y, w) - experiments._least_squares_loss(x, y, w_best)
-
-
 def check_sparse_rates(per_feature_rates) -> None:
     """The student's per-feature learning rates let plain SGD train the sparse problem about as well as
     AdaGrad (excess loss at most 1.5× AdaGrad's on every check seed)."""
@@ -634,7 +619,7 @@ def check_sparse_rates(per_feature_rates) -> None:
 
     exercise = "opt-sparse"
     for seed in SPARSE_CHECK_SEEDS:
-        _, _, frequency = experiments._sparse_problem(seed)
+        _, _, frequency = experiments.sparse_problem(seed)
         rates = call_student(exercise, "per_feature_rates(frequency, eta)", per_feature_rates, frequency.copy(),
                              SPARSE_ETA)
         if type(rates) is not np.ndarray or rates.dtype != np.float64:
@@ -655,7 +640,7 @@ def check_sparse_rates(per_feature_rates) -> None:
         if np.corrcoef(rates, frequency)[0, 1] > 0:
             fail(exercise, "your rates grow with the frequency: the common features get the larger steps. "
                            "It should be the other way round.")
-        excess = _sparse_excess(rates, seed)
+        excess = experiments.per_feature_sgd_excess(rates, seed)
         adagrad = experiments.sparse_study((seed,)).excess["AdaGrad"][0]
         if not np.isfinite(excess) or excess > 1e3:
             fail(exercise, "SGD with your rates blows up: the rare features' rates are too large. A rare weight "

@@ -23,7 +23,7 @@ from lib import functions, optimizers
 __all__ = [
     "LEARNING_RATES", "MOMENTUM", "SeedRate", "MeanSpread", "seed_rate", "mean_spread",
     "make_optimizer", "optimizers_for", "start_point", "paths_on", "gradient_angle", "PathStats", "path_stats",
-    "PathStudy", "path_study", "momentum_forms_gap", "nesterov_lookahead_path", "nesterov_forms_gap",
+    "PathStudy", "path_study", "momentum_forms_gap", "noisy_sgd_path", "nesterov_lookahead_path", "nesterov_forms_gap",
     "bias_correction_trace",
     "saddle_start", "saddle_escape_steps", "f_increases", "SaddleBealeStudy", "saddle_beale_study",
     "RotationResult", "rotation_effect", "RotationStudy", "rotation_study",
@@ -32,7 +32,7 @@ __all__ = [
     "SCHEDULE_LR", "schedules_for", "schedule_curves", "DecayStudy", "decay_study",
     "NoiseBallStudy", "noise_ball_study", "gradient_noise",
     "CriticalPointStudy", "critical_point_study",
-    "SparseStudy", "sparse_study",
+    "SparseStudy", "sparse_study", "sparse_problem", "sparse_run", "per_feature_sgd_excess",
     "NewtonResult", "newton_on_quadratic", "newton_log_bowl", "LbfgsStudy", "lbfgs_vs_adam", "lbfgs_study",
     "loss_at",
 ]
@@ -755,7 +755,7 @@ SPARSE_SAMPLES, SPARSE_FEATURES, SPARSE_STEPS, SPARSE_BATCH = 1000, 100, 100, 16
 SPARSE_RARE = 0.05  # features present in fewer than 5% of the examples count as rare
 
 
-def _sparse_problem(seed: int):
+def sparse_problem(seed: int):
     """Least squares on binary features: feature j is present with probability 0.5/j, so the first few
     are common and most are rare; every feature carries a weight of its own."""
     rng = _stream(seed, _SPARSE_DATA)
@@ -767,7 +767,7 @@ def _sparse_problem(seed: int):
 
 def sparse_run(name: str, seed: int = 0, lr: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mini-batch ``name`` ("SGD" or "AdaGrad") on the sparse problem. Returns (weights, w_best)."""
-    x, y, _ = _sparse_problem(seed)
+    x, y, _ = sparse_problem(seed)
     rng = _stream(seed, _SPARSE_BATCHES)
     optimizer = optimizers.OPTIMIZERS[name](lr=LEARNING_RATES[name]["sparse"] if lr is None else lr)
     params = {"w": np.zeros(SPARSE_FEATURES)}
@@ -775,6 +775,20 @@ def sparse_run(name: str, seed: int = 0, lr: float | None = None) -> tuple[np.nd
         batch = rng.integers(0, SPARSE_SAMPLES, SPARSE_BATCH)
         optimizer.update(params, {"w": x[batch].T @ (x[batch] @ params["w"] - y[batch]) / SPARSE_BATCH})
     return params["w"], np.linalg.lstsq(x, y, rcond=None)[0]
+
+
+def per_feature_sgd_excess(rates: np.ndarray, seed: int = 0) -> float:
+    """Excess loss of mini-batch SGD with one learning rate per feature, w ← w − rates ⊙ g, on the sparse
+    problem with the same batches as :func:`sparse_run` (inf if it blew up)."""
+    x, y, _ = sparse_problem(seed)
+    rng = _stream(seed, _SPARSE_BATCHES)
+    w = np.zeros(SPARSE_FEATURES)
+    with np.errstate(all="ignore"):
+        for _ in range(SPARSE_STEPS):
+            batch = rng.integers(0, SPARSE_SAMPLES, SPARSE_BATCH)
+            w -= rates * (x[batch].T @ (x[batch] @ w - y[batch]) / SPARSE_BATCH)
+        excess = _least_squares_loss(x, y, w) - _least_squares_loss(x, y, np.linalg.lstsq(x, y, rcond=None)[0])
+    return excess if np.isfinite(excess) else math.inf
 
 
 @dataclass
@@ -804,7 +818,7 @@ def sparse_study(seeds) -> SparseStudy:
     excess = {"SGD": [], "AdaGrad": []}
     errors = {"SGD": [], "AdaGrad": []}
     for seed in seeds:
-        x, y, frequency = _sparse_problem(seed)
+        x, y, frequency = sparse_problem(seed)
         rare = frequency < SPARSE_RARE
         for name in errors:
             w, w_best = sparse_run(name, seed)
