@@ -860,7 +860,7 @@ def newton_log_bowl(starts=(0.5, 1.5), steps: int = 6) -> dict:
     return {x0: newton_path(bowl.grad, bowl.hess, x0, steps)[:, 0] for x0 in starts}
 
 
-LBFGS_TRAIN_SIZE, LBFGS_EVALUATIONS = 300, 60  # a subset of the training images keeps ten seeds fast
+LBFGS_TRAIN_SIZE, LBFGS_EVALUATIONS = 200, 60  # a subset of the training images keeps ten seeds fast
 
 
 def lbfgs_vs_adam(data, *, evaluations: int = 100, batch_size: int = 64, weight_decay: float = 1e-3,

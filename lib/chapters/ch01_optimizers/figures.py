@@ -10,7 +10,8 @@ import numpy as np
 from lib import quadratic
 from lib.plots import animation_html, color_for, contour_paths, show_in_output
 
-__all__ = ["animate_paths", "path_small_multiples", "lab_figure", "interactive_figure", "ETA_MAX"]
+__all__ = ["animate_paths", "animation_small_multiples", "path_small_multiples", "lab_figure", "interactive_figure",
+           "ETA_MAX"]
 
 ANIMATION_FRAMES = 6
 
@@ -80,6 +81,26 @@ def path_small_multiples(function, paths: dict, *, options=None, title: str = ""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def animation_small_multiples(panels, *, snapshots=(1 / 3, 2 / 3, 1.0), figsize=(11, 6.4)):
+    """The static fallback of :func:`animate_paths`: one row per panel ``(function, paths, options)``, one
+    column per snapshot (a fraction of the steps), every optimizer's path drawn up to that point."""
+    fig, axes = plt.subplots(len(panels), len(snapshots), figsize=figsize, squeeze=False)
+    for row, (function, paths, options) in zip(axes, panels):
+        steps = len(next(iter(paths.values()))) - 1
+        for ax, fraction in zip(row, snapshots):
+            upto = 1 + round(fraction * steps)
+            contour_paths(ax, function, {name: path[:upto] for name, path in paths.items()},
+                          xlim=options.get("xlim", function.xlim), ylim=options.get("ylim", function.ylim),
+                          levels=options.get("levels", 6), log_levels=options.get("log_levels", False),
+                          resolution=60, legend=False, markersize=0,
+                          title=f"{options.get('title', function.name).split(',')[0]}: step {upto - 1}")
+    names = list(panels[0][1])
+    fig.legend([plt.Line2D([], [], color=color_for(name, index)) for index, name in enumerate(names)], names,
+               loc="lower center", ncol=len(names), frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
