@@ -648,13 +648,14 @@ def gradient_noise(batch_size: int, seed: int = 0, draws: int = 100) -> float:
     return total / draws
 
 
-def noisy_sgd_path(batch_size: int, seed: int = 0, *, decay: bool = False, steps: int = NOISE_STEPS) -> tuple:
+def noisy_sgd_path(batch_size: int, seed: int = 0, *, decay: bool = False, steps: int | None = None) -> tuple:
     """Mini-batch SGD (``lib.optimizers.SGD``, η = NOISE_LR) on the noise problem from (−1, 1.5); with
     ``decay`` the rate drops tenfold halfway (``StepDecay``): first train without decay, then add it.
     Returns (path, excess loss per step)."""
     x, y, w_best = _noise_problem(seed)
     rng = _stream(seed, _NOISE_BATCHES)
     sgd = optimizers.SGD(lr=NOISE_LR)
+    steps = NOISE_STEPS if steps is None else steps
     schedule = optimizers.StepDecay(NOISE_LR, step_size=steps // 2, gamma=0.1) if decay else None
     params = {"w": np.array([-1.0, 1.5])}
     path = [params["w"].copy()]
