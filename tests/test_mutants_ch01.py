@@ -5,6 +5,7 @@ would write them (the notebook gives ``__init__``; the student writes ``update``
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -558,9 +559,9 @@ def test_schedule_mutants_fail(cls, pattern):
 
 LAM_MIN, LAM_MAX = min(checks.QUADRATIC_LAB_EIGENVALUES), max(checks.QUADRATIC_LAB_EIGENVALUES)
 KAPPA = LAM_MAX / LAM_MIN
-RIGHT = dict(alpha_gd=2 / (LAM_MIN + LAM_MAX), rate_gd=(KAPPA - 1) / (KAPPA + 1),
-             alpha_momentum=(2 / (math.sqrt(LAM_MIN) + math.sqrt(LAM_MAX))) ** 2,
-             beta_momentum=((math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)) ** 2)
+RIGHT = dict(eta_gd=2 / (LAM_MIN + LAM_MAX), rate_gd=(KAPPA - 1) / (KAPPA + 1),
+             eta_momentum=(2 / (math.sqrt(LAM_MIN) + math.sqrt(LAM_MAX))) ** 2,
+             mu_momentum=((math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)) ** 2)
 
 
 def test_quadratic_right_answers_pass(capsys):
@@ -572,13 +573,80 @@ def test_quadratic_right_answers_pass(capsys):
 
 
 @pytest.mark.parametrize("change, pattern", [
-    (dict(alpha_gd=1 / LAM_MAX), "safe but not optimal"),
-    (dict(alpha_gd=2 / LAM_MAX), "edge of stability"),
+    (dict(eta_gd=1 / LAM_MAX), "safe but not optimal"),
+    (dict(eta_gd=2 / LAM_MAX), "edge of stability"),
     (dict(rate_gd=(math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)), "momentum's rate"),
-    (dict(alpha_momentum=2 / (math.sqrt(LAM_MIN) + math.sqrt(LAM_MAX))), "square is missing"),
-    (dict(beta_momentum=(math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)), "square of the rate"),
-    (dict(beta_momentum=None), "expected a number"),
+    (dict(eta_momentum=2 / (math.sqrt(LAM_MIN) + math.sqrt(LAM_MAX))), "square is missing"),
+    (dict(mu_momentum=(math.sqrt(KAPPA) - 1) / (math.sqrt(KAPPA) + 1)), "square of the rate"),
+    (dict(mu_momentum=None), "expected a number"),
 ])
 def test_quadratic_wrong_answers_fail(change, pattern):
     with pytest.raises(ExerciseFailure, match=pattern):
         checks.check_quadratic_lab(**{**RIGHT, **change})
+
+
+# ------------------------------------------------------------------------------ opt-diagnose
+
+@pytest.mark.parametrize("answer", ["a", " A "])
+def test_diagnosis_right_answers_pass(answer):
+    checks.check_diagnosis(answer)
+
+
+@pytest.mark.parametrize("answer, message", [
+    ("b", "fall slowly but steadily"),
+    ("c", "flat near log 10"),
+    ("d", "never makes the loss grow"),
+    ("e", "must be one of"),
+    (1, "must be one letter as a string"),
+])
+def test_diagnosis_wrong_answers_explain_that_option(answer, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_diagnosis(answer)
+
+
+def test_diagnosis_key_is_not_stored_as_text():
+    source = Path(checks.__file__).read_text()
+    assert '_DIAGNOSIS_KEY = "a"' not in source and "ANSWER" not in source
+
+
+@pytest.mark.parametrize("lr", [0.05, 0.1])
+def test_fixed_run_right_rates_pass(lr):
+    checks.check_fixed_run(lr)
+
+
+@pytest.mark.parametrize("lr, message", [
+    (checks.BROKEN_RUN_LR, "still blows up"),
+    (0.3, "overshoot"),
+    (1e-4, "overcorrected"),
+    ("0.05", "must be a number"),
+    (True, "must be a number"),
+    (-0.1, "positive"),
+])
+def test_fixed_run_wrong_rates_name_the_problem(lr, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_fixed_run(lr)
+
+
+# ------------------------------------------------------------------------------- opt-sparse
+
+@pytest.mark.parametrize("rates", [
+    lambda f, eta: eta * np.sqrt(f.max() / f),
+    lambda f, eta: eta / np.sqrt(f / np.max(f)),
+    lambda f, eta: np.array([eta * math.sqrt(max(f) / p) for p in f]),
+])
+def test_sparse_right_rates_pass(rates):
+    checks.check_sparse_rates(rates)
+
+
+@pytest.mark.parametrize("rates, message", [
+    (lambda f, eta: np.full(f.shape, eta), "that is plain SGD"),
+    (lambda f, eta: eta * f / f.max(), "grow with the frequency"),
+    (lambda f, eta: eta * f.max() / f, "blows up"),
+    (lambda f, eta: eta * (f.max() / f) ** 0.25, "still too small"),
+    (lambda f, eta: eta * np.sqrt(1 / f), "most frequent feature's rate"),
+    (lambda f, eta: list(eta * np.sqrt(f.max() / f)), "float64 numpy array"),
+    (lambda f, eta: (eta * np.sqrt(f.max() / f))[:-1], "one rate per feature"),
+])
+def test_sparse_wrong_rates_name_the_problem(rates, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_sparse_rates(rates)

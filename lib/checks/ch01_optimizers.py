@@ -18,11 +18,13 @@ import math
 
 import numpy as np
 
-from lib.checks.core import ExerciseFailure, call_student, expect_array, expect_scalar, fail, passed
+from lib.checks.core import (SCALAR_TYPES, ExerciseFailure, answer_digest, call_student, expect_array, expect_scalar,
+                             fail, passed)
 
 __all__ = [
     "check_sgd", "check_momentum", "check_nesterov", "check_adagrad", "check_rmsprop", "check_adam",
     "check_adam_trains", "check_cosine_decay", "check_quadratic_lab", "QUADRATIC_LAB_EIGENVALUES",
+    "BROKEN_RUN_LR", "DIAGNOSIS_OPTIONS", "check_diagnosis", "check_fixed_run", "SPARSE_ETA", "check_sparse_rates",
 ]
 
 REBOUND = ("params[{key!r}] is a new array after update(): it was rebound (`params[key] = ...`), not updated "
@@ -236,7 +238,7 @@ def _compare_history(exercise, got_history, expected_history, bug_histories, *, 
                             key=lambda item: not _same_history(got_history, item[1], rtol, atol, equal_nan=True))
             for diagnosis, history in ranked:
                 if _matches(got, history[step - 1][key], rtol, atol):
-                    fail(exercise, f"{what}: expected {_array_text(want)}, got {_array_text(got)}. "
+                    fail(exercise, f"{what}: got {_array_text(got)}, which is wrong. "
                                    f"Likely bug: {diagnosis}")
             if step == 1 and first_call_non_finite and not np.all(np.isfinite(got)):
                 fail(exercise, f"{what} contains NaN or inf. Likely bug: {first_call_non_finite}")
@@ -322,14 +324,14 @@ def check_sgd(cls, *, hidden: bool = False) -> None:
 
 
 def check_momentum(cls, *, hidden: bool = False) -> None:
-    """Momentum: v ← αv − η∇L, W ← W + v, v per key."""
+    """Momentum: v ← μv − η∇L, W ← W + v, v per key."""
     exercise = "opt-momentum"
     hp = {"lr": 0.11, "momentum": 0.65} if hidden else {"lr": 0.07, "momentum": 0.8}
     bugs = {
-        "wrong sign: v ← αv − η∇L (the velocity points downhill).": "sign",
+        "wrong sign: v ← μv − η∇L (the velocity points downhill).": "sign",
         "the velocity is not kept between calls (it restarts at 0, which is plain SGD): store it in self.v[key].": "no_state",
         "one velocity is shared by all parameters: keep one per key, self.v[key].": "shared_state",
-        "this is the EMA form v ← βv + (1−β)∇L, W ← W − ηv; the exercise uses v ← αv − η∇L, W ← W + v.": "ema",
+        "this is the EMA form v ← μv + (1−μ)∇L, W ← W − ηv; the exercise uses v ← μv − η∇L, W ← W + v.": "ema",
         "W is moved with the old velocity: update v first, then W ← W + v.": "old_velocity",
         **COMMON_BUGS,
     }
@@ -485,7 +487,8 @@ def check_cosine_decay(cls, *, hidden: bool = False) -> None:
     wrong = np.nonzero(~np.isclose(got, expected, rtol=1e-9, atol=1e-12))[0]
     if wrong.size:
         first = int(wrong[0])
-        message = (f"schedule({first}) returned {got[first]:.6g}, expected {expected[first]:.6g} "
+        direction = "too large" if got[first] > expected[first] else "too small"
+        message = (f"schedule({first}) returned {got[first]:.6g}, which is {direction} "
                    f"(steps 0 … {2 * total} checked; {wrong.size} differ)")
         for diagnosis, values in bugs.items():
             if np.allclose(got, values, rtol=1e-9, atol=1e-12):
@@ -498,42 +501,154 @@ def check_cosine_decay(cls, *, hidden: bool = False) -> None:
 QUADRATIC_LAB_EIGENVALUES = (0.5, 2.0, 8.0, 32.0)
 
 
-def check_quadratic_lab(alpha_gd, rate_gd, alpha_momentum, beta_momentum, *, hidden: bool = False) -> None:
-    """The best constant step of gradient descent and its rate, and the best (α, β) of momentum, for
-    ``QUADRATIC_LAB_EIGENVALUES``; the hidden part runs the student's (α, β) and measures the rate."""
+def check_quadratic_lab(eta_gd, rate_gd, eta_momentum, mu_momentum, *, hidden: bool = False) -> None:
+    """The best constant step of gradient descent and its rate, and the best (η, μ) of momentum, for
+    ``QUADRATIC_LAB_EIGENVALUES``; the hidden part runs the student's (η, μ) and measures the rate."""
     from lib.quadratic import measured_rate, optimal_gd, optimal_momentum, simulate
 
     exercise = "opt-quadratic"
     lam = np.asarray(QUADRATIC_LAB_EIGENVALUES)
     low, high = float(lam.min()), float(lam.max())
-    best_alpha, best_rate = optimal_gd(low, high)
-    best_alpha_hb, best_beta_hb, best_rate_hb = optimal_momentum(low, high)
+    best_eta, best_rate = optimal_gd(low, high)
+    best_eta_hb, best_mu_hb, best_rate_hb = optimal_momentum(low, high)
     middle = float(lam[1])
-    expect_scalar(exercise, "alpha_gd", alpha_gd, best_alpha, rtol=1e-3, likely_bugs={
-        "1/λ_max is safe but not optimal: α* = 2/(λ_min + λ_max) balances the slowest and the fastest direction.": 1 / high,
+    expect_scalar(exercise, "eta_gd", eta_gd, best_eta, rtol=1e-3, likely_bugs={
+        "1/λ_max is safe but not optimal: η* = 2/(λ_min + λ_max) balances the slowest and the fastest direction.": 1 / high,
         "2/λ_max is the edge of stability (the fastest direction oscillates forever), not the optimum.": 2 / high,
-        "only the smallest and largest eigenvalues matter: α* = 2/(λ_min + λ_max).": 2 / (middle + high),
+        "only the smallest and largest eigenvalues matter: η* = 2/(λ_min + λ_max).": 2 / (middle + high),
     })
     kappa = high / low
     expect_scalar(exercise, "rate_gd", rate_gd, best_rate, rtol=1e-3, likely_bugs={
         "that is momentum's rate (√κ−1)/(√κ+1); gradient descent's is (κ−1)/(κ+1).": best_rate_hb,
         "the rate is (κ−1)/(κ+1) with κ = λ_max/λ_min.": (kappa - 1) / kappa,
     })
-    expect_scalar(exercise, "alpha_momentum", alpha_momentum, best_alpha_hb, rtol=1e-3, likely_bugs={
-        "that is gradient descent's step; momentum's is α* = (2/(√λ_min + √λ_max))².": best_alpha,
-        "the square is missing: α* = (2/(√λ_min + √λ_max))².": 2 / (math.sqrt(low) + math.sqrt(high)),
+    expect_scalar(exercise, "eta_momentum", eta_momentum, best_eta_hb, rtol=1e-3, likely_bugs={
+        "that is gradient descent's step; momentum's is η* = (2/(√λ_min + √λ_max))².": best_eta,
+        "the square is missing: η* = (2/(√λ_min + √λ_max))².": 2 / (math.sqrt(low) + math.sqrt(high)),
     })
-    expect_scalar(exercise, "beta_momentum", beta_momentum, best_beta_hb, rtol=1e-3, likely_bugs={
-        "β* is the square of the rate: β* = ((√κ−1)/(√κ+1))².": best_rate_hb,
-        "β* uses square roots: ((√κ−1)/(√κ+1))², not ((κ−1)/(κ+1))².": best_rate**2,
+    expect_scalar(exercise, "mu_momentum", mu_momentum, best_mu_hb, rtol=1e-3, likely_bugs={
+        "μ* is the square of the rate: μ* = ((√κ−1)/(√κ+1))².": best_rate_hb,
+        "μ* uses square roots: ((√κ−1)/(√κ+1))², not ((κ−1)/(κ+1))².": best_rate**2,
     })
     if hidden:
         # The formulas are not the point; the speed is. The optimum sits on a knife edge (0.1% too large
-        # an α costs about 7% in rate), so the bar is "clearly momentum-fast", not the optimum itself.
-        errors = simulate(lam, float(alpha_momentum), float(beta_momentum), steps=400)
+        # an η costs about 7% in rate), so the bar is "clearly momentum-fast", not the optimum itself.
+        eta, mu = (float(np.asarray(value, dtype=float)) for value in (eta_momentum, mu_momentum))
+        errors = simulate(lam, eta, mu, steps=400)
         rate = measured_rate(errors)
         bar = best_rate_hb + 0.3 * (best_rate - best_rate_hb)
         if not rate <= bar:
-            fail(exercise, f"momentum with your α, β contracts by {rate:.4f} per step; it should beat {bar:.3f} "
-                           f"(optimum {best_rate_hb:.4f}, gradient descent's best {best_rate:.4f}).")
+            fail(exercise, f"momentum with your η, μ contracts the error by {rate:.4f} per step: much slower than "
+                           f"momentum's optimum, closer to gradient descent's best. Recheck μ* = ((√κ−1)/(√κ+1))².")
     passed(exercise, f"gradient descent's rate {best_rate:.4f}, momentum's {best_rate_hb:.4f}")
+
+
+# ------------------------------------------------------------------------ diagnose a broken run
+
+BROKEN_RUN_LR = 0.5  # Momentum(μ = 0.9) on the chapter's network with this rate blows up
+
+DIAGNOSIS_OPTIONS = {
+    "a": "the learning rate is too large",
+    "b": "the learning rate is too small",
+    "c": "the initial weights are too small (std 0.01 instead of He)",
+    "d": "the learning-rate schedule decays per iteration instead of per epoch",
+}
+# Salted digest of the right letter (lib.checks.core.answer_digest), so the key is not stored as text.
+_DIAGNOSIS_KEY = "f06f4e738679cfa095b42de79be164cfe62cc3d36449388ecd63551ebc994c4d"
+_WHY_NOT = {
+    "b": "a rate that is too small makes the loss fall slowly but steadily; here it rises and explodes within "
+         "a few iterations, which a small step cannot do.",
+    "c": "tiny initial weights keep the loss flat near log 10 ≈ 2.3 at first (weak signals, small gradients); "
+         "they do not make it grow without bound.",
+    "d": "a per-iteration decay makes the learning rate vanish, so the loss stalls; it never makes the loss grow.",
+}
+
+
+def check_diagnosis(answer) -> None:
+    """The student's letter for the broken run's cause; wrong letters get that option's explanation."""
+    exercise = "opt-diagnose"
+    if type(answer) is not str:
+        fail(exercise, f"DIAGNOSIS must be one letter as a string, e.g. \"b\"; got {type(answer).__name__}.")
+    letter = answer.strip().lower()
+    if letter not in DIAGNOSIS_OPTIONS:
+        fail(exercise, f"DIAGNOSIS must be one of {', '.join(map(repr, DIAGNOSIS_OPTIONS))}; got {answer!r}.")
+    if answer_digest(exercise, letter) != _DIAGNOSIS_KEY:
+        fail(exercise, f"({letter}) {DIAGNOSIS_OPTIONS[letter]}: not what the curves show — {_WHY_NOT[letter]}")
+    passed(exercise, "the loss explodes because each step overshoots the valley and lands higher")
+
+
+def check_fixed_run(lr, *, epochs: int = 3) -> None:
+    """Momentum(lr, μ = 0.9) trains the chapter's network (digits, seed 0) without blowing up and reaches a
+    last-epoch training loss below 0.6 within ``epochs`` epochs."""
+    from lib.chapters.ch01_optimizers import experiments
+    from lib.optimizers import Momentum
+    from lib.training import train
+
+    exercise = "opt-diagnose"
+    if type(lr) not in SCALAR_TYPES or type(lr) is bool:
+        fail(exercise, f"FIXED_LR must be a number, got {type(lr).__name__}.")
+    value = float(np.asarray(lr))
+    if not (math.isfinite(value) and value > 0):
+        fail(exercise, f"FIXED_LR must be a positive number, got {value!r}.")
+    data = experiments.network_data("digits", 0)
+    history = train(experiments.build_network(data, 0), Momentum(lr=value, momentum=0.9), data, epochs=epochs,
+                    batch_size=experiments.BATCH_SIZE, seed=0, eval_size=experiments.EVAL_SIZE)
+    if history.diverged:
+        fail(exercise, f"with lr = {value:g} training still blows up (at iteration {history.diverged_at}): "
+                       f"the rate is still too large for this network.")
+    loss = experiments.final_loss(history)
+    if loss >= 0.6:
+        if value >= BROKEN_RUN_LR / 3:
+            fail(exercise, f"with lr = {value:g} the run no longer blows up but the loss still ends high "
+                           f"({loss:.3f}): the steps still overshoot; go lower.")
+        fail(exercise, f"with lr = {value:g} the run is stable but slow: the loss is still {loss:.3f} after "
+                       f"{epochs} epochs. You overcorrected; a rate a few times larger trains much faster.")
+    passed(exercise, f"lr = {value:g} trains: last-epoch loss {loss:.3f} after {epochs} epochs")
+
+
+# ------------------------------------------------------------------ per-feature rates on sparse features
+
+SPARSE_ETA = 1.0  # the rate of the most frequent feature, given to the student's function
+SPARSE_CHECK_SEEDS = (0, 1, 2)
+
+
+def check_sparse_rates(per_feature_rates) -> None:
+    """The student's per-feature learning rates let plain SGD train the sparse problem about as well as
+    AdaGrad (excess loss at most 1.5× AdaGrad's on every check seed)."""
+    from lib.chapters.ch01_optimizers import experiments
+
+    exercise = "opt-sparse"
+    for seed in SPARSE_CHECK_SEEDS:
+        _, _, frequency = experiments.sparse_problem(seed)
+        rates = call_student(exercise, "per_feature_rates(frequency, eta)", per_feature_rates, frequency.copy(),
+                             SPARSE_ETA)
+        if type(rates) is not np.ndarray or rates.dtype != np.float64:
+            fail(exercise, f"per_feature_rates must return a float64 numpy array, got "
+                           f"{type(rates).__name__}{'' if type(rates) is not np.ndarray else ' of dtype ' + str(rates.dtype)}.")
+        if rates.shape != frequency.shape:
+            fail(exercise, f"per_feature_rates must return one rate per feature: shape {frequency.shape}, "
+                           f"got {rates.shape}.")
+        if not (np.all(np.isfinite(rates)) and np.all(rates > 0)):
+            fail(exercise, "every rate must be a positive finite number.")
+        most_frequent = int(np.argmax(frequency))
+        if not np.isclose(rates[most_frequent], SPARSE_ETA, rtol=1e-6):
+            fail(exercise, f"the most frequent feature's rate is {rates[most_frequent]:.4g}; it must be eta, "
+                           f"the rate known to be safe for it.")
+        if np.allclose(rates, rates[0]):
+            fail(exercise, "every feature gets the same rate: that is plain SGD, which leaves the rare features' "
+                           "weights behind. Rare features need larger steps.")
+        if np.corrcoef(rates, frequency)[0, 1] > 0:
+            fail(exercise, "your rates grow with the frequency: the common features get the larger steps. "
+                           "It should be the other way round.")
+        excess = experiments.per_feature_sgd_excess(rates, seed)
+        adagrad = experiments.sparse_study((seed,)).excess["AdaGrad"][0]
+        if not np.isfinite(excess) or excess > 1e3:
+            fail(exercise, "SGD with your rates blows up: the rare features' rates are too large. A rare weight "
+                           "shares every example it appears in with common features, so it cannot take steps "
+                           "as large as its own frequency alone would allow. Think about what AdaGrad's h grows "
+                           "like for a feature present in a fraction p of the examples.")
+        if excess > 1.5 * adagrad:
+            fail(exercise, f"SGD with your rates trains (seed {seed}) but ends well above AdaGrad: the rare "
+                           f"features' rates are still too small. Think about what AdaGrad's h grows like for a "
+                           f"feature present in a fraction p of the examples.")
+    passed(exercise, "with your per-feature rates plain SGD keeps up with AdaGrad on sparse features")

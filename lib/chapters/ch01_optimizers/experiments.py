@@ -1,64 +1,153 @@
-"""The experiments of chapter 1 (optimizers), shared by the notebook and its claim tests.
+"""The experiments of chapter 1 (optimizers), shared by the notebook and its claim tests (numpy only).
 
-Every number the chapter states comes from a function here; ``tests/test_claims_ch01.py`` calls the same
-functions over several seeds. ``seed=0`` reproduces the book's setting exactly (e.g. the start (−7, 2) on
-Saito's f); other seeds perturb it (a jittered start, another data split and initialization), so a claim
-is checked beyond the one picture.
+Every statement the chapter makes about a stochastic experiment is a statistic over seeds: each
+``*_study(seeds)`` function runs the experiment once per seed and returns a dataclass whose fields are
+the per-seed measurements and whose properties are the statistics the notebook prints and
+``tests/test_claims_ch01.py`` asserts (a :class:`SeedRate` "k of n seeds", or a :class:`MeanSpread`).
+``seed=0`` reproduces the book's setting (e.g. the start (−7, 2) on Saito's f); other seeds perturb it
+(a jittered start, another data split, initialization and batch order), each random draw from its own
+stream ``np.random.default_rng([seed, k])``.
+
+Pictures live in ``figures.py``; nothing here imports matplotlib.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from lib import functions, optimizers
 
 __all__ = [
-    "BOOK_PATH_OPTIMIZERS", "PATH_OPTIMIZERS", "SADDLE_OPTIMIZERS", "BEALE_OPTIMIZERS", "ROTATION_OPTIMIZERS",
-    "NETWORK_OPTIMIZERS", "NETWORK_EPOCHS", "EVAL_SIZE", "ROTATION_DIRECTIONS", "SCHEDULE_LR", "TRAINED_SCHEDULES",
-    "epochs_for",
-    "make_optimizers", "start_point", "paths_on", "gradient_angle", "path_stats", "momentum_forms_gap",
-    "bias_correction_trace", "saddle_start", "saddle_escape_steps", "f_increases", "rotation_effect",
-    "network_comparison", "final_losses", "schedules_for", "schedule_curves", "schedule_study",
-    "newton_on_quadratic", "newton_log_bowl", "lbfgs_vs_adam", "loss_at", "animate_paths",
+    "LEARNING_RATES", "MOMENTUM", "SeedRate", "MeanSpread", "seed_rate", "mean_spread",
+    "make_optimizer", "optimizers_for", "start_point", "paths_on", "gradient_angle", "PathStats", "path_stats",
+    "PathStudy", "path_study", "momentum_forms_gap", "noisy_sgd_path", "nesterov_lookahead_path", "nesterov_forms_gap",
+    "bias_correction_trace",
+    "saddle_start", "saddle_escape_steps", "f_increases", "SaddleBealeStudy", "saddle_beale_study",
+    "RotationResult", "rotation_effect", "RotationStudy", "rotation_study",
+    "NETWORK_HIDDEN", "NETWORK_EPOCHS", "BATCH_SIZE", "EVAL_SIZE", "build_network", "network_data",
+    "NetworkStudy", "network_study", "final_loss",
+    "SCHEDULE_LR", "schedules_for", "schedule_curves", "DecayStudy", "decay_study",
+    "NoiseBallStudy", "noise_ball_study", "gradient_noise",
+    "CriticalPointStudy", "critical_point_study",
+    "SparseStudy", "sparse_study", "sparse_problem", "sparse_run", "per_feature_sgd_excess",
+    "NewtonResult", "newton_on_quadratic", "newton_log_bowl", "LbfgsStudy", "lbfgs_vs_adam", "lbfgs_study",
+    "loss_at",
 ]
 
-# The book's learning rates for the paths on f(x, y) = x²/20 + y² (Saito, figure 6-8), plus Nesterov and
-# RMSprop with rates chosen the same way: large enough to show their character in 30 steps.
-BOOK_PATH_OPTIMIZERS = {
-    "SGD": ("SGD", {"lr": 0.95}),
-    "Momentum": ("Momentum", {"lr": 0.1, "momentum": 0.9}),
-    "AdaGrad": ("AdaGrad", {"lr": 1.5}),
-    "Adam": ("Adam", {"lr": 0.3}),
+
+# ------------------------------------------------------------------------------ statistics over seeds
+
+@dataclass(frozen=True)
+class SeedRate:
+    """How many of the seeds a statement held on."""
+
+    count: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        return self.count / self.total
+
+    def __str__(self) -> str:
+        return f"{self.count} of {self.total} seeds"
+
+
+@dataclass(frozen=True)
+class MeanSpread:
+    """Mean and sample standard deviation of one number measured once per seed."""
+
+    mean: float
+    sd: float
+    total: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3g} ± {self.sd:.2g} (mean ± sd over {self.total} seeds)"
+
+
+def seed_rate(flags) -> SeedRate:
+    flags = [bool(flag) for flag in flags]
+    return SeedRate(sum(flags), len(flags))
+
+
+def mean_spread(values) -> MeanSpread:
+    values = np.asarray(values, dtype=float)
+    return MeanSpread(float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0, int(values.size))
+
+
+def _stream(seed: int, k: int) -> np.random.Generator:
+    """The k-th independent random stream of ``seed`` (one stream per kind of draw)."""
+    return np.random.default_rng([seed, k])
+
+
+def _stream_seed(seed: int, k: int) -> int:
+    """An integer seed for a lib function that takes ``seed=``, from the k-th stream of ``seed``."""
+    return int(_stream(seed, k).integers(2**31))
+
+
+# Streams, one per kind of draw.
+_START, _SADDLE_START, _ROTATION, _DATA, _INIT, _ORDER, _NOISE_DATA, _NOISE_BATCHES, _HESSIANS, _SPARSE_DATA, \
+    _SPARSE_BATCHES, _LBFGS_BATCHES = range(12)
+
+
+# ------------------------------------------------------------------------------- the learning rates
+
+MOMENTUM = 0.9  # μ for Momentum and Nesterov in every scenario
+
+# Every learning rate the chapter uses: {optimizer: {scenario: η}}. An optimizer without an entry for a
+# scenario does not take part in it.
+# - path: Saito's f = x²/20 + y² (figure 6-8's rates for SGD, Momentum, AdaGrad, Adam; Nesterov and
+#   RMSprop chosen the same way: large enough to show their character in 30 steps);
+# - saddle: x² − y² from a hair off the ridge; beale: Beale's function;
+# - rotation: ½(x² + 20y²), aligned and rotated by 45°;
+# - network: the book's comparison (optimizer_compare_mnist.py), each optimizer's usual default rate;
+# - sparse: least squares on sparse features; SGD near the largest rate that stays stable on every seed
+#   (from the grid 0.5 … 3), AdaGrad the best of the grid 0.25 … 2.
+LEARNING_RATES: dict[str, dict[str, float]] = {
+    "SGD": {"path": 0.95, "saddle": 0.05, "beale": 0.01, "rotation": 0.09, "network": 0.01, "sparse": 2.0},
+    "Momentum": {"path": 0.1, "saddle": 0.02, "beale": 0.002, "rotation": 0.02, "network": 0.01},
+    "Nesterov": {"path": 0.1, "saddle": 0.02, "beale": 0.002, "network": 0.01},
+    "AdaGrad": {"path": 1.5, "saddle": 0.3, "beale": 0.5, "rotation": 0.5, "network": 0.01, "sparse": 1.0},
+    "RMSprop": {"path": 0.15, "saddle": 0.03, "beale": 0.05, "rotation": 0.05, "network": 0.001},
+    "Adam": {"path": 0.3, "saddle": 0.1, "beale": 0.1, "rotation": 0.2, "network": 0.001},
 }
-PATH_OPTIMIZERS = {
-    **BOOK_PATH_OPTIMIZERS,
-    "Nesterov": ("Nesterov", {"lr": 0.1, "momentum": 0.9}),
-    "RMSprop": ("RMSprop", {"lr": 0.15}),
-}
+BOOK_PATH_OPTIMIZERS = ("SGD", "Momentum", "AdaGrad", "Adam")  # the four of the book's figures 6-8 and 6-9
 
 
-def make_optimizers(spec: dict) -> dict:
-    """Fresh optimizers from {name: (class name in lib.optimizers, keyword arguments)}."""
-    return {name: optimizers.OPTIMIZERS[cls](**kwargs) for name, (cls, kwargs) in spec.items()}
+def make_optimizer(name: str, scenario: str) -> optimizers.Optimizer:
+    """A fresh ``lib.optimizers`` optimizer ``name`` with its rate for ``scenario`` (μ = MOMENTUM)."""
+    if scenario not in LEARNING_RATES[name]:
+        raise ValueError(f"{name} has no learning rate for scenario {scenario!r}")
+    kwargs = {"lr": LEARNING_RATES[name][scenario]}
+    if name in ("Momentum", "Nesterov"):
+        kwargs["momentum"] = MOMENTUM
+    return optimizers.OPTIMIZERS[name](**kwargs)
 
+
+def optimizers_for(scenario: str, names=None) -> dict[str, optimizers.Optimizer]:
+    """{name: fresh optimizer} for every optimizer with a rate for ``scenario`` (or those in ``names``)."""
+    names = [name for name in LEARNING_RATES if scenario in LEARNING_RATES[name]] if names is None else names
+    return {name: make_optimizer(name, scenario) for name in names}
+
+
+# ------------------------------------------------------------------------------ paths on Saito's f
 
 def start_point(base, seed: int, jitter: float = 0.5) -> np.ndarray:
     """``base`` for seed 0, else ``base`` moved by up to ±``jitter`` in each coordinate."""
     base = np.asarray(base, dtype=float)
     if seed == 0:
         return base
-    return base + np.random.default_rng(seed).uniform(-jitter, jitter, base.shape)
+    return base + _stream(seed, _START).uniform(-jitter, jitter, base.shape)
 
 
-def paths_on(function, spec: dict | None = None, *, start=None, steps: int = 30, seed: int = 0,
-             jitter: float = 0.5) -> dict:
-    """{name: path (steps+1, 2)} for each optimizer of ``spec`` (default: all six) on ``function``."""
+def paths_on(function, scenario: str = "path", *, names=None, start=None, steps: int = 30, seed: int = 0,
+             jitter: float = 0.5) -> dict[str, np.ndarray]:
+    """{name: path (steps+1, 2)} for each optimizer of ``scenario`` on ``function``."""
     start = start_point(function.start if start is None else start, seed, jitter)
     return {name: functions.run_optimizer(optimizer, function, start, steps)
-            for name, optimizer in make_optimizers(spec or PATH_OPTIMIZERS).items()}
+            for name, optimizer in optimizers_for(scenario, names).items()}
 
 
 def gradient_angle(function, point) -> float:
@@ -88,14 +177,87 @@ def path_stats(path: np.ndarray, minimum=(0.0, 0.0)) -> PathStats:
                      y_sign_changes=int(np.count_nonzero(signs[1:] * signs[:-1] < 0)))
 
 
-def momentum_forms_gap(alpha: float = 1.0, beta: float = 0.9, *, steps: int = 30, seed: int = 0) -> float:
-    """Largest coordinate difference between the classic form Momentum(lr=α(1−β), β) and the EMA form
-    MomentumEMA(lr=α, β) on Saito's f — zero up to rounding."""
+@dataclass
+class PathStudy:
+    """The six optimizers on Saito's f for 30 steps from the book's start jittered per seed."""
+
+    seeds: tuple[int, ...]
+    steps: int
+    start_angles: list[float]  # degrees between −∇f and the way to the minimum, at each start
+    stats: dict[str, list[PathStats]]  # per optimizer, one entry per seed
+
+    @property
+    def angle_above_60(self) -> SeedRate:
+        return seed_rate(angle > 60 for angle in self.start_angles)
+
+    @property
+    def sgd_crosses_every_step(self) -> SeedRate:
+        return seed_rate(s.y_sign_changes == self.steps for s in self.stats["SGD"])
+
+    @property
+    def sgd_path_twice_any_other(self) -> SeedRate:
+        others = [name for name in self.stats if name != "SGD"]
+        return seed_rate(self.stats["SGD"][i].path_length > 2 * max(self.stats[n][i].path_length for n in others)
+                         for i in range(len(self.seeds)))
+
+    @property
+    def adagrad_closest_of_book_four(self) -> SeedRate:
+        return seed_rate(min(BOOK_PATH_OPTIMIZERS, key=lambda n: self.stats[n][i].final_distance) == "AdaGrad"
+                         for i in range(len(self.seeds)))
+
+    @property
+    def momentum_farther_than_sgd(self) -> SeedRate:
+        return seed_rate(m.final_distance > s.final_distance for m, s in zip(self.stats["Momentum"], self.stats["SGD"]))
+
+    def mean(self, name: str, attribute: str) -> MeanSpread:
+        return mean_spread([getattr(s, attribute) for s in self.stats[name]])
+
+
+def path_study(seeds, steps: int = 30) -> PathStudy:
+    f = functions.saito
+    stats: dict[str, list[PathStats]] = {name: [] for name in optimizers_for("path")}
+    angles = []
+    for seed in seeds:
+        angles.append(gradient_angle(f, start_point(f.start, seed)))
+        for name, path in paths_on(f, seed=seed, steps=steps).items():
+            stats[name].append(path_stats(path))
+    return PathStudy(tuple(seeds), steps, angles, stats)
+
+
+def momentum_forms_gap(eta: float = 1.0, mu: float = 0.9, *, steps: int = 30, seed: int = 0) -> float:
+    """Largest coordinate difference between the classic form Momentum(lr=η(1−μ), μ) and the EMA form
+    MomentumEMA(lr=η, β=μ) on Saito's f — zero up to rounding."""
     start = start_point(functions.saito.start, seed)
-    classic = functions.run_optimizer(optimizers.Momentum(lr=alpha * (1 - beta), momentum=beta), functions.saito,
+    classic = functions.run_optimizer(optimizers.Momentum(lr=eta * (1 - mu), momentum=mu), functions.saito,
                                       start, steps)
-    ema = functions.run_optimizer(optimizers.MomentumEMA(lr=alpha, beta=beta), functions.saito, start, steps)
+    ema = functions.run_optimizer(optimizers.MomentumEMA(lr=eta, beta=mu), functions.saito, start, steps)
     return float(np.max(np.abs(classic - ema)))
+
+
+def nesterov_lookahead_path(function, start, eta: float, mu: float, steps: int) -> np.ndarray:
+    """Nesterov's method in its look-ahead form (Sutskever et al. 2013), written out:
+
+        v ← μv − η∇f(θ + μv),    θ ← θ + v
+
+    Returns the look-ahead points W = θ + μv (where each gradient is taken), shape (steps+1, 2)."""
+    theta = np.array(start, dtype=float)
+    v = np.zeros(2)
+    points = [theta + mu * v]
+    for _ in range(steps):
+        gradient = np.array(function.gradient(*(theta + mu * v)), dtype=float)
+        v = mu * v - eta * gradient
+        theta = theta + v
+        points.append(theta + mu * v)
+    return np.array(points)
+
+
+def nesterov_forms_gap(eta: float = 0.1, mu: float = 0.9, *, steps: int = 30, seed: int = 0) -> float:
+    """Largest coordinate difference between the look-ahead points W = θ + μv and the path of
+    ``lib.optimizers.Nesterov(lr=η, momentum=μ)`` on Saito's f — zero up to rounding."""
+    start = start_point(functions.saito.start, seed)
+    lookahead = nesterov_lookahead_path(functions.saito, start, eta, mu, steps)
+    implemented = functions.run_optimizer(optimizers.Nesterov(lr=eta, momentum=mu), functions.saito, start, steps)
+    return float(np.max(np.abs(lookahead - implemented)))
 
 
 def bias_correction_trace(steps: int = 10, *, beta1: float = 0.9, beta2: float = 0.999, seed: int = 0) -> dict:
@@ -115,29 +277,13 @@ def bias_correction_trace(steps: int = 10, *, beta1: float = 0.9, beta2: float =
     return trace
 
 
-SADDLE_OPTIMIZERS = {
-    "SGD": ("SGD", {"lr": 0.05}),
-    "Momentum": ("Momentum", {"lr": 0.02, "momentum": 0.9}),
-    "Nesterov": ("Nesterov", {"lr": 0.02, "momentum": 0.9}),
-    "AdaGrad": ("AdaGrad", {"lr": 0.3}),
-    "RMSprop": ("RMSprop", {"lr": 0.03}),
-    "Adam": ("Adam", {"lr": 0.1}),
-}
-BEALE_OPTIMIZERS = {
-    "SGD": ("SGD", {"lr": 0.01}),
-    "Momentum": ("Momentum", {"lr": 0.002, "momentum": 0.9}),
-    "Nesterov": ("Nesterov", {"lr": 0.002, "momentum": 0.9}),
-    "AdaGrad": ("AdaGrad", {"lr": 0.5}),
-    "RMSprop": ("RMSprop", {"lr": 0.05}),
-    "Adam": ("Adam", {"lr": 0.1}),
-}
-
+# -------------------------------------------------------------------------------- saddle and Beale
 
 def saddle_start(seed: int = 0) -> np.ndarray:
     """(−1, 10⁻³) for seed 0; otherwise x in [−1.2, −0.8] and y = ±10^u, u in [−4, −2]: a hair off the ridge."""
     if seed == 0:
         return np.array([-1.0, 1e-3])
-    rng = np.random.default_rng(seed)
+    rng = _stream(seed, _SADDLE_START)
     return np.array([rng.uniform(-1.2, -0.8), rng.choice([-1.0, 1.0]) * 10 ** rng.uniform(-4, -2)])
 
 
@@ -156,116 +302,243 @@ def f_increases(function, path) -> int:
     return int(np.count_nonzero(np.diff(values) > 1e-12))
 
 
-ROTATION_OPTIMIZERS = {
-    "SGD": ("SGD", {"lr": 0.09}),
-    "Momentum": ("Momentum", {"lr": 0.02, "momentum": 0.9}),
-    "AdaGrad": ("AdaGrad", {"lr": 0.5}),
-    "RMSprop": ("RMSprop", {"lr": 0.05}),
-    "Adam": ("Adam", {"lr": 0.2}),
-}
+SADDLE_STEPS, BEALE_STEPS, BEALE_JITTER = 40, 100, 0.15
+ADAPTIVE = ("AdaGrad", "RMSprop", "Adam")
 
+
+@dataclass
+class SaddleBealeStudy:
+    """Steps to leave the saddle x² − y² (None: not within SADDLE_STEPS) and steps that raise Beale's f,
+    per optimizer, one entry per seed; ``paths`` are seed ``seeds[0]``'s, for the pictures."""
+
+    seeds: tuple[int, ...]
+    escape: dict[str, list[int | None]]
+    rises: dict[str, list[int]]
+    saddle_paths: dict[str, np.ndarray]
+    beale_paths: dict[str, np.ndarray]
+
+    @property
+    def adaptive_escape_within_10(self) -> SeedRate:
+        return seed_rate(all(self.escape[n][i] is not None and self.escape[n][i] <= 10 for n in ADAPTIVE)
+                         for i in range(len(self.seeds)))
+
+    @property
+    def sgd_stays(self) -> SeedRate:
+        return seed_rate(steps is None for steps in self.escape["SGD"])
+
+    @property
+    def momentum_slow_or_stays(self) -> SeedRate:
+        return seed_rate(all(self.escape[n][i] is None or self.escape[n][i] >= 25 for n in ("Momentum", "Nesterov"))
+                         for i in range(len(self.seeds)))
+
+    @property
+    def plain_descent_monotone(self) -> SeedRate:
+        return seed_rate(all(self.rises[n][i] == 0 for n in ("SGD", "AdaGrad", "RMSprop"))
+                         for i in range(len(self.seeds)))
+
+    @property
+    def momentum_overshoots(self) -> SeedRate:
+        return seed_rate(rises >= 3 for rises in self.rises["Momentum"])
+
+
+def saddle_beale_study(seeds) -> SaddleBealeStudy:
+    escape, rises, shown = {}, {}, None
+    for seed in seeds:
+        saddle = paths_on(functions.saddle, "saddle", start=saddle_start(seed), steps=SADDLE_STEPS, jitter=0.0)
+        beale = paths_on(functions.beale, "beale", steps=BEALE_STEPS, seed=seed, jitter=BEALE_JITTER)
+        for name, steps in saddle_escape_steps(saddle).items():
+            escape.setdefault(name, []).append(steps)
+        for name, path in beale.items():
+            rises.setdefault(name, []).append(f_increases(functions.beale, path))
+        shown = shown or (saddle, beale)
+    return SaddleBealeStudy(tuple(seeds), escape, rises, *shown)
+
+
+# -------------------------------------------------------------------------------------- rotation
 
 ROTATION_DIRECTIONS = 12
 
 
-def rotation_effect(*, lambda1: float = 1.0, lambda2: float = 20.0, angle: float = math.pi / 4, steps: int = 50,
-                    directions: int = ROTATION_DIRECTIONS, radius: float = 4.0, seed: int = 0) -> dict:
-    """Each optimizer of ROTATION_OPTIMIZERS on ½(λ₁x² + λ₂y²) and on the same bowl rotated by ``angle``,
-    from ``directions`` start points on a circle of ``radius`` (offset by the seed), each start rotated
-    along so both problems are identical up to the axes.
+@dataclass
+class RotationResult:
+    """Median f after ``steps`` steps over start directions, on the aligned and the rotated bowl."""
 
-    Returns ``values[name] = (median f aligned, median f rotated)`` after ``steps`` steps, and the paths
-    from the first start (seed 0: the direction of (−4, 1)) for the picture. One start alone can mislead:
-    whether the per-coordinate scaling helps depends on where the start sits relative to the axes.
-    """
-    offset = math.atan2(1.0, -4.0) if seed == 0 else np.random.default_rng(seed).uniform(0, 2 * math.pi)
+    values: dict[str, tuple[float, float]]  # name: (median f aligned, median f rotated)
+    paths: dict[str, dict[str, np.ndarray]]  # "aligned"/"rotated": {name: path from the first start}
+    bowls: tuple  # (aligned bowl, rotated bowl)
+
+
+def rotation_effect(*, lambda1: float = 1.0, lambda2: float = 20.0, angle: float = math.pi / 4, steps: int = 50,
+                    directions: int = ROTATION_DIRECTIONS, radius: float = 4.0, seed: int = 0) -> RotationResult:
+    """Each optimizer of the "rotation" scenario on ½(λ₁x² + λ₂y²) and on the same bowl rotated by
+    ``angle``, from ``directions`` start points on a circle of ``radius`` (offset by the seed), each start
+    rotated along so both problems are identical up to the axes. One start alone can mislead: whether the
+    per-coordinate scaling helps depends on where the start sits relative to the axes."""
+    offset = math.atan2(1.0, -4.0) if seed == 0 else _stream(seed, _ROTATION).uniform(0, 2 * math.pi)
     c, s = math.cos(angle), math.sin(angle)
     aligned_bowl = functions.quadratic(lambda1, lambda2)
     rotated_bowl = functions.rotated_quadratic(lambda1, lambda2, angle)
-    finals = {name: ([], []) for name in ROTATION_OPTIMIZERS}
+    names = list(optimizers_for("rotation"))
+    finals = {name: ([], []) for name in names}
     paths = {"aligned": {}, "rotated": {}}
     for index in range(directions):
         direction = offset + 2 * math.pi * index / directions
         base = radius * np.array([math.cos(direction), math.sin(direction)])
         rotated_start = np.array([c * base[0] - s * base[1], s * base[0] + c * base[1]])
-        for name, spec in ROTATION_OPTIMIZERS.items():
-            aligned = functions.run_optimizer(make_optimizers({name: spec})[name], aligned_bowl, base, steps)
-            rotated = functions.run_optimizer(make_optimizers({name: spec})[name], rotated_bowl, rotated_start, steps)
+        for name in names:
+            aligned = functions.run_optimizer(make_optimizer(name, "rotation"), aligned_bowl, base, steps)
+            rotated = functions.run_optimizer(make_optimizer(name, "rotation"), rotated_bowl, rotated_start, steps)
             finals[name][0].append(float(aligned_bowl(*aligned[-1])))
             finals[name][1].append(float(rotated_bowl(*rotated[-1])))
             if index == 0:
                 paths["aligned"][name], paths["rotated"][name] = aligned, rotated
     values = {name: (float(np.median(a)), float(np.median(r))) for name, (a, r) in finals.items()}
-    return {"values": values, "paths": paths, "bowls": (aligned_bowl, rotated_bowl)}
+    return RotationResult(values, paths, (aligned_bowl, rotated_bowl))
+
+
+@dataclass
+class RotationStudy:
+    """One start direction per seed (seed 0: the direction of (−4, 1)); f after the steps, aligned and
+    rotated, per optimizer and seed."""
+
+    seeds: tuple[int, ...]
+    results: list[RotationResult]
+
+    def ratios(self, name: str) -> np.ndarray:
+        """f rotated / f aligned, per seed."""
+        return np.array([r.values[name][1] / r.values[name][0] for r in self.results])
+
+    @property
+    def invariant_methods_gap(self) -> float:
+        """Largest relative difference aligned vs rotated for SGD and Momentum over all seeds."""
+        return max(abs(r.values[n][1] - r.values[n][0]) / max(abs(r.values[n][0]), 1e-300)
+                   for r in self.results for n in ("SGD", "Momentum"))
+
+    def worse_when_rotated(self, name: str) -> SeedRate:
+        return seed_rate(ratio > 1 for ratio in self.ratios(name))
+
+    @property
+    def adaptive_median_ratio(self) -> dict[str, float]:
+        return {name: float(np.median(self.ratios(name))) for name in ADAPTIVE}
+
+
+def rotation_study(seeds) -> RotationStudy:
+    return RotationStudy(tuple(seeds), [rotation_effect(seed=seed, directions=1) for seed in seeds])
 
 
 # ---------------------------------------------------------------------------------- the real network
 
-# The book's comparison (ch. 6, optimizer_compare_mnist.py) uses each optimizer's default rate.
-NETWORK_OPTIMIZERS = {
-    "SGD": ("SGD", {"lr": 0.01}),
-    "Momentum": ("Momentum", {"lr": 0.01, "momentum": 0.9}),
-    "Nesterov": ("Nesterov", {"lr": 0.01, "momentum": 0.9}),
-    "AdaGrad": ("AdaGrad", {"lr": 0.01}),
-    "RMSprop": ("RMSprop", {"lr": 0.001}),
-    "Adam": ("Adam", {"lr": 0.001}),
-}
-HIDDEN_LAYERS = [100, 100, 100, 100]
-NETWORK_EPOCHS = 10  # digits: 1,438 training images, 11 mini-batches of 128 per epoch
+NETWORK_HIDDEN = [100, 100, 100, 100]  # the book's 5-layer network: four hidden ReLU layers, He init
+NETWORK_EPOCHS = 4  # digits: 1,438 training images, 11 mini-batches of 128 per epoch
+BATCH_SIZE = 128
+EVAL_SIZE = 100  # the per-epoch curves use 100 images; final test accuracies use the whole test set
 
 
-def epochs_for(dataset: str) -> int:
-    """Epochs for the network experiments: 10 on digits (110 iterations), 3 on MNIST (1,404 iterations,
-    close to the book's 2,000)."""
-    return 3 if dataset == "mnist" else NETWORK_EPOCHS
+def network_data(dataset: str = "digits", seed: int = 0):
+    """The chapter's data in float32 (as fast as float64 is exact enough here), split by ``seed``'s data
+    stream (seed 0: the split of ``load_dataset(seed=0)``)."""
+    from lib.data import load_dataset
+
+    return load_dataset(dataset, seed=0 if seed == 0 else _stream_seed(seed, _DATA), dtype=np.float32)
 
 
-EVAL_SIZE = 400  # per-epoch evaluation on 400 training and (up to) 400 test images keeps runs fast
-
-
-def _network(data, seed: int):
+def build_network(data, seed: int = 0):
+    """The chapter's one network: 4×100 ReLU, He initialization, float32 like ``data``, initial weights
+    from ``seed``'s initialization stream."""
+    from lib.data import count_classes
     from lib.networks import MultiLayerNet
 
-    (x_train, t_train), _ = data
-    classes = int(np.max(t_train)) + 1 if np.ndim(t_train) == 1 else np.shape(t_train)[1]
-    return MultiLayerNet(x_train.shape[1], HIDDEN_LAYERS, classes, activation="relu", weight_init_std="relu",
-                         seed=seed)
+    (x_train, t_train), (_, t_test) = data
+    return MultiLayerNet(x_train.shape[1], NETWORK_HIDDEN, count_classes(t_train, t_test), activation="relu",
+                         weight_init_std="relu", seed=0 if seed == 0 else _stream_seed(seed, _INIT),
+                         dtype=x_train.dtype)
 
 
-def network_comparison(data, *, epochs: int = NETWORK_EPOCHS, batch_size: int = 128, seed: int = 0,
-                       spec: dict | None = None, progress: bool = False) -> dict:
-    """{name: History}: the 5-layer (4×100) ReLU/He network trained by each optimizer from the same initial
-    weights and the same mini-batch order (``seed``)."""
+def _train(data, optimizer, seed: int, epochs: int, **options):
+    """(history, test accuracy on the whole test set) of the chapter's network trained by ``optimizer``."""
     from lib.training import train
 
-    histories = {}
-    for name, optimizer in make_optimizers(spec or NETWORK_OPTIMIZERS).items():
-        if progress:
-            print(name)
-        histories[name] = train(_network(data, seed), optimizer, data, epochs=epochs, batch_size=batch_size,
-                                seed=seed, progress=progress, eval_size=EVAL_SIZE)
-    return histories
+    network = build_network(data, seed)
+    history = train(network, optimizer, data, epochs=epochs, batch_size=BATCH_SIZE,
+                    seed=0 if seed == 0 else _stream_seed(seed, _ORDER), eval_size=EVAL_SIZE, **options)
+    (_, _), (x_test, t_test) = data
+    return history, float(network.accuracy(x_test, t_test))
 
 
-def final_losses(histories: dict) -> dict:
-    """Mean mini-batch training loss over each run's last epoch."""
-    return {name: float(np.mean(h.train_loss[-h.iterations_per_epoch:])) for name, h in histories.items()}
+def final_loss(history) -> float:
+    """Mean mini-batch training loss over a run's last epoch."""
+    return float(np.mean(history.train_loss[-history.iterations_per_epoch:]))
+
+
+@dataclass
+class NetworkStudy:
+    """The book's four optimizers (figure 6-9) at their default rates on the chapter's network, same initial
+    weights and batch order per seed. ``losses``/``accuracies``: last-epoch training loss and final test accuracy per seed;
+    ``histories``: the first seed's runs, for the picture."""
+
+    seeds: tuple[int, ...]
+    epochs: int
+    losses: dict[str, list[float]]
+    accuracies: dict[str, list[float]]
+    histories: dict = field(repr=False, default_factory=dict)
+
+    def _others(self, name):
+        return [n for n in self.losses if n != name]
+
+    @property
+    def sgd_highest_loss(self) -> SeedRate:
+        return seed_rate(self.losses["SGD"][i] > max(self.losses[n][i] for n in self._others("SGD"))
+                         for i in range(len(self.seeds)))
+
+    @property
+    def sgd_loss_ratio(self) -> MeanSpread:
+        """SGD's last-epoch loss / the largest of the others', per seed."""
+        return mean_spread([self.losses["SGD"][i] / max(self.losses[n][i] for n in self._others("SGD"))
+                            for i in range(len(self.seeds))])
+
+    @property
+    def sgd_accuracy_gap(self) -> MeanSpread:
+        """Lowest test accuracy of the others minus SGD's, per seed (positive: SGD is behind)."""
+        return mean_spread([min(self.accuracies[n][i] for n in self._others("SGD")) - self.accuracies["SGD"][i]
+                            for i in range(len(self.seeds))])
+
+    @property
+    def adaptive_below_momentum(self) -> SeedRate:
+        """Every adaptive method in the study ends with a lower training loss than every momentum method."""
+        adaptive = [n for n in self.losses if n in ADAPTIVE]
+        velocity = [n for n in self.losses if n in ("Momentum", "Nesterov")]
+        return seed_rate(max(self.losses[n][i] for n in adaptive) < min(self.losses[n][i] for n in velocity)
+                         for i in range(len(self.seeds)))
+
+
+def network_study(seeds, *, dataset: str = "digits", epochs: int = NETWORK_EPOCHS,
+                  names=BOOK_PATH_OPTIMIZERS) -> NetworkStudy:
+    losses, accuracies, shown = {}, {}, {}
+    for seed in seeds:
+        data = network_data(dataset, seed)
+        for name, optimizer in optimizers_for("network", names).items():
+            history, accuracy = _train(data, optimizer, seed, epochs)
+            losses.setdefault(name, []).append(final_loss(history))
+            accuracies.setdefault(name, []).append(accuracy)
+            if seed == seeds[0]:
+                shown[name] = history
+    return NetworkStudy(tuple(seeds), epochs, losses, accuracies, shown)
 
 
 # ---------------------------------------------------------------------------------------- schedules
 
-SCHEDULE_LR = 0.1  # Momentum(0.9)'s rate for the schedule study: fast but stable on this network
+SCHEDULE_LR = 0.1  # η₀ of Momentum(μ = 0.9) in the schedule study: fast, and stable on this network
 
 
 def schedules_for(epochs: int, lr0: float = SCHEDULE_LR) -> dict:
     """{name: (schedule or None, 'epoch' | 'iteration')}; the last decays per iteration by mistake."""
     return {
         "constant": (None, "epoch"),
-        "step ×0.3 every 5": (optimizers.StepDecay(lr0, step_size=5, gamma=0.3), "epoch"),
+        "step ×0.1 at 2/3": (optimizers.StepDecay(lr0, step_size=max(1, 2 * epochs // 3), gamma=0.1), "epoch"),
         "exponential 0.8": (optimizers.ExponentialDecay(lr0, gamma=0.8), "epoch"),
         "1/t (k = 0.5)": (optimizers.InverseTimeDecay(lr0, k=0.5), "epoch"),
         "cosine": (optimizers.CosineDecay(lr0, total_steps=epochs), "epoch"),
-        "warm-up 2 + cosine": (optimizers.LinearWarmup(optimizers.CosineDecay(lr0, total_steps=epochs - 2), 2),
+        "warm-up 2 + cosine": (optimizers.LinearWarmup(optimizers.CosineDecay(lr0, total_steps=max(1, epochs - 2)), 2),
                                "epoch"),
         "exponential 0.8 per ITERATION": (optimizers.ExponentialDecay(lr0, gamma=0.8), "iteration"),
     }
@@ -285,39 +558,299 @@ def schedule_curves(epochs: int, lr0: float = SCHEDULE_LR, iterations_per_epoch:
     return curves
 
 
-TRAINED_SCHEDULES = tuple(schedules_for(NETWORK_EPOCHS))
+DECAY_SCHEDULES = ("constant", "step ×0.1 at 2/3", "exponential 0.8 per ITERATION")
 
 
-def schedule_study(data, *, epochs: int = NETWORK_EPOCHS, batch_size: int = 128, seed: int = 0,
-                   names=TRAINED_SCHEDULES) -> dict:
-    """{name: History}: Momentum(lr0, 0.9) on the chapter's network under each schedule in ``names``."""
-    from lib.training import train
+@dataclass
+class DecayStudy:
+    """Momentum(η₀, 0.9) trained without decay, with a step decay added at 2/3 of the run, and with the
+    per-iteration trap; last-epoch loss and test accuracy per seed; the first seed's histories."""
 
-    histories = {}
-    for name, (schedule, per) in schedules_for(epochs).items():
-        if names is not None and name not in names:
-            continue
-        optimizer = optimizers.Momentum(lr=SCHEDULE_LR, momentum=0.9)
-        histories[name] = train(_network(data, seed), optimizer, data, epochs=epochs, batch_size=batch_size,
-                                seed=seed, schedule=schedule, schedule_per=per, eval_size=EVAL_SIZE)
-    return histories
+    seeds: tuple[int, ...]
+    losses: dict[str, list[float]]
+    accuracies: dict[str, list[float]]
+    final_lrs: dict[str, float]
+    histories: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def early_decay_raises_loss(self) -> SeedRate:
+        """The step decay, added before the constant-rate run has levelled off, ends with a higher loss."""
+        return seed_rate(d > c for d, c in zip(self.losses["step ×0.1 at 2/3"], self.losses["constant"]))
+
+    @property
+    def decay_loss_ratio(self) -> MeanSpread:
+        return mean_spread(np.array(self.losses["step ×0.1 at 2/3"]) / np.array(self.losses["constant"]))
+
+    @property
+    def decay_accuracy_change(self) -> MeanSpread:
+        return mean_spread(np.array(self.accuracies["step ×0.1 at 2/3"]) - np.array(self.accuracies["constant"]))
+
+    @property
+    def trap_stalls(self) -> SeedRate:
+        """The per-iteration trap ends with a higher loss than the constant rate."""
+        return seed_rate(t > c for t, c in zip(self.losses["exponential 0.8 per ITERATION"], self.losses["constant"]))
+
+    @property
+    def trap_loss_ratio(self) -> MeanSpread:
+        return mean_spread(np.array(self.losses["exponential 0.8 per ITERATION"]) / np.array(self.losses["constant"]))
+
+
+def decay_study(seeds, *, dataset: str = "digits", epochs: int = NETWORK_EPOCHS) -> DecayStudy:
+    losses, accuracies, shown, final_lrs = {}, {}, {}, {}
+    schedules = schedules_for(epochs)
+    for seed in seeds:
+        data = network_data(dataset, seed)
+        for name in DECAY_SCHEDULES:
+            schedule, per = schedules[name]
+            history, accuracy = _train(data, optimizers.Momentum(lr=SCHEDULE_LR, momentum=MOMENTUM), seed, epochs,
+                                       schedule=schedule, schedule_per=per)
+            losses.setdefault(name, []).append(final_loss(history))
+            accuracies.setdefault(name, []).append(accuracy)
+            final_lrs[name] = history.lr[-1]
+            if seed == seeds[0]:
+                shown[name] = history
+    return DecayStudy(tuple(seeds), losses, accuracies, final_lrs, shown)
+
+
+# ------------------------------------------------------------------ mini-batch noise on a quadratic bowl
+
+NOISE_SAMPLES, NOISE_STEPS, NOISE_LR, NOISE_BATCHES = 1024, 300, 0.2, (1, 8, 64)
+NOISE_TAIL = 50
+NOISE_DECAY_BATCH = 8  # the batch size of the run that adds the decay  # the excess loss is averaged over the last NOISE_TAIL steps
+
+
+def _noise_problem(seed: int):
+    """Least squares ½·mean((x·w − y)²) in two weights: features with variances 1 and 0.25 (a stretched
+    bowl), targets with noise, so single examples disagree and mini-batch gradients are noisy."""
+    rng = _stream(seed, _NOISE_DATA)
+    x = rng.standard_normal((NOISE_SAMPLES, 2)) * np.array([1.0, 0.7])
+    y = x @ np.array([1.0, -1.0]) + 0.5 * rng.standard_normal(NOISE_SAMPLES)
+    w_best = np.linalg.lstsq(x, y, rcond=None)[0]
+    return x, y, w_best
+
+
+def _least_squares_loss(x, y, w) -> float:
+    return float(0.5 * np.mean((x @ w - y) ** 2))
+
+
+def gradient_noise(batch_size: int, seed: int = 0, draws: int = 100) -> float:
+    """Mean squared distance between a mini-batch gradient and the full gradient, at the start
+    w = (−1, 1.5): the variance of the gradient estimate, which falls like 1/batch_size."""
+    x, y, _ = _noise_problem(seed)
+    rng = _stream(seed, _NOISE_BATCHES)
+    w = np.array([-1.0, 1.5])
+    full = x.T @ (x @ w - y) / len(x)
+    total = 0.0
+    for _ in range(draws):
+        batch = rng.integers(0, len(x), batch_size)
+        g = x[batch].T @ (x[batch] @ w - y[batch]) / batch_size
+        total += float(np.sum((g - full) ** 2))
+    return total / draws
+
+
+def noisy_sgd_path(batch_size: int, seed: int = 0, *, decay: bool = False, steps: int | None = None) -> tuple:
+    """Mini-batch SGD (``lib.optimizers.SGD``, η = NOISE_LR) on the noise problem from (−1, 1.5); with
+    ``decay`` the rate drops tenfold halfway (``StepDecay``): first train without decay, then add it.
+    Returns (path, excess loss per step)."""
+    x, y, w_best = _noise_problem(seed)
+    rng = _stream(seed, _NOISE_BATCHES)
+    sgd = optimizers.SGD(lr=NOISE_LR)
+    steps = NOISE_STEPS if steps is None else steps
+    schedule = optimizers.StepDecay(NOISE_LR, step_size=steps // 2, gamma=0.1) if decay else None
+    params = {"w": np.array([-1.0, 1.5])}
+    path = [params["w"].copy()]
+    for step in range(steps):
+        if schedule is not None:
+            sgd.lr = schedule(step)
+        batch = rng.integers(0, len(x), batch_size)
+        sgd.update(params, {"w": x[batch].T @ (x[batch] @ params["w"] - y[batch]) / batch_size})
+        path.append(params["w"].copy())
+    path = np.array(path)
+    losses = 0.5 * np.mean((x @ path.T - y[:, None]) ** 2, axis=0)  # L(w) at every point of the path at once
+    return path, losses - _least_squares_loss(x, y, w_best)
+
+
+@dataclass
+class NoiseBallStudy:
+    """Per seed: the gradient-noise variance and the excess loss over the last NOISE_TAIL steps for each
+    batch size at a constant rate, and at batch size NOISE_DECAY_BATCH with the rate cut tenfold halfway."""
+
+    seeds: tuple[int, ...]
+    batch_sizes: tuple[int, ...]
+    variance: dict[int, list[float]]
+    plateau: dict[int, list[float]]
+    decayed: list[float]
+
+    @property
+    def variance_times_batch(self) -> dict[int, MeanSpread]:
+        return {b: mean_spread(np.array(self.variance[b]) * b) for b in self.batch_sizes}
+
+    @property
+    def plateau_falls_with_batch(self) -> SeedRate:
+        return seed_rate(all(self.plateau[a][i] > self.plateau[b][i] for a, b in zip(self.batch_sizes, self.batch_sizes[1:]))
+                         for i in range(len(self.seeds)))
+
+    @property
+    def decay_shrinks_ball(self) -> SeedRate:
+        """With the decay added halfway, the run ends more than 2× below the same batch size at a constant rate."""
+        return seed_rate(d * 2 < c for d, c in zip(self.decayed, self.plateau[NOISE_DECAY_BATCH]))
+
+
+def noise_ball_study(seeds, batch_sizes=NOISE_BATCHES) -> NoiseBallStudy:
+    variance = {b: [] for b in batch_sizes}
+    plateau = {b: [] for b in batch_sizes}
+    decayed = []
+    for seed in seeds:
+        for b in batch_sizes:
+            variance[b].append(gradient_noise(b, seed))
+            plateau[b].append(float(np.mean(noisy_sgd_path(b, seed)[1][-NOISE_TAIL:])))
+        decayed.append(float(np.mean(noisy_sgd_path(NOISE_DECAY_BATCH, seed, decay=True)[1][-NOISE_TAIL:])))
+    return NoiseBallStudy(tuple(seeds), tuple(batch_sizes), variance, plateau, decayed)
+
+
+# ------------------------------------------------------------------ critical points in high dimensions
+
+CRITICAL_DIMENSIONS, HESSIANS_PER_SEED = (1, 2, 3, 5, 10), 500
+
+
+@dataclass
+class CriticalPointStudy:
+    """For random symmetric Hessians (GOE: H = (G + Gᵀ)/2, G Gaussian) of each dimension n: the fraction
+    whose eigenvalues are all positive (a minimum) and of mixed sign (a saddle), one entry per seed."""
+
+    seeds: tuple[int, ...]
+    dimensions: tuple[int, ...]
+    minima: dict[int, list[float]]
+    saddles: dict[int, list[float]]
+
+    @property
+    def saddle_fraction_grows(self) -> SeedRate:
+        return seed_rate(all(self.saddles[a][i] <= self.saddles[b][i] for a, b in zip(self.dimensions, self.dimensions[1:]))
+                         and self.saddles[self.dimensions[-1]][i] > self.saddles[self.dimensions[0]][i]
+                         for i in range(len(self.seeds)))
+
+    def mean_saddles(self, n: int) -> MeanSpread:
+        return mean_spread(self.saddles[n])
+
+    def mean_minima(self, n: int) -> MeanSpread:
+        return mean_spread(self.minima[n])
+
+
+def critical_point_study(seeds, dimensions=CRITICAL_DIMENSIONS, count: int = HESSIANS_PER_SEED) -> CriticalPointStudy:
+    minima = {n: [] for n in dimensions}
+    saddles = {n: [] for n in dimensions}
+    for seed in seeds:
+        rng = _stream(seed, _HESSIANS)
+        for n in dimensions:
+            g = rng.standard_normal((count, n, n))
+            eigenvalues = np.linalg.eigvalsh((g + np.swapaxes(g, 1, 2)) / 2)
+            positive = eigenvalues > 0
+            minima[n].append(float(np.mean(positive.all(axis=1))))
+            saddles[n].append(float(np.mean(positive.any(axis=1) & ~positive.all(axis=1))))
+    return CriticalPointStudy(tuple(seeds), tuple(dimensions), minima, saddles)
+
+
+# ------------------------------------------------------------------------- AdaGrad on sparse features
+
+SPARSE_SAMPLES, SPARSE_FEATURES, SPARSE_STEPS, SPARSE_BATCH = 1000, 100, 100, 16
+SPARSE_RARE = 0.05  # features present in fewer than 5% of the examples count as rare
+
+
+def sparse_problem(seed: int):
+    """Least squares on binary features: feature j is present with probability 0.5/j, so the first few
+    are common and most are rare; every feature carries a weight of its own."""
+    rng = _stream(seed, _SPARSE_DATA)
+    frequency = 0.5 / np.arange(1, SPARSE_FEATURES + 1)
+    x = (rng.random((SPARSE_SAMPLES, SPARSE_FEATURES)) < frequency).astype(float)
+    y = x @ rng.standard_normal(SPARSE_FEATURES) + 0.1 * rng.standard_normal(SPARSE_SAMPLES)
+    return x, y, frequency
+
+
+def sparse_run(name: str, seed: int = 0, lr: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mini-batch ``name`` ("SGD" or "AdaGrad") on the sparse problem. Returns (weights, w_best)."""
+    x, y, _ = sparse_problem(seed)
+    rng = _stream(seed, _SPARSE_BATCHES)
+    optimizer = optimizers.OPTIMIZERS[name](lr=LEARNING_RATES[name]["sparse"] if lr is None else lr)
+    params = {"w": np.zeros(SPARSE_FEATURES)}
+    for _ in range(SPARSE_STEPS):
+        batch = rng.integers(0, SPARSE_SAMPLES, SPARSE_BATCH)
+        optimizer.update(params, {"w": x[batch].T @ (x[batch] @ params["w"] - y[batch]) / SPARSE_BATCH})
+    return params["w"], np.linalg.lstsq(x, y, rcond=None)[0]
+
+
+def per_feature_sgd_excess(rates: np.ndarray, seed: int = 0) -> float:
+    """Excess loss of mini-batch SGD with one learning rate per feature, w ← w − rates ⊙ g, on the sparse
+    problem with the same batches as :func:`sparse_run` (inf if it blew up)."""
+    x, y, _ = sparse_problem(seed)
+    rng = _stream(seed, _SPARSE_BATCHES)
+    w = np.zeros(SPARSE_FEATURES)
+    with np.errstate(all="ignore"):
+        for _ in range(SPARSE_STEPS):
+            batch = rng.integers(0, SPARSE_SAMPLES, SPARSE_BATCH)
+            w -= rates * (x[batch].T @ (x[batch] @ w - y[batch]) / SPARSE_BATCH)
+        excess = _least_squares_loss(x, y, w) - _least_squares_loss(x, y, np.linalg.lstsq(x, y, rcond=None)[0])
+    return excess if np.isfinite(excess) else math.inf
+
+
+@dataclass
+class SparseStudy:
+    """Per seed and method: the full-batch excess loss (over the least-squares optimum) after
+    SPARSE_STEPS mini-batch steps, and the RMS distance of the rare features' weights from the optimum."""
+
+    seeds: tuple[int, ...]
+    excess: dict[str, list[float]]
+    rare_error: dict[str, list[float]]
+
+    @property
+    def adagrad_lower_loss(self) -> SeedRate:
+        return seed_rate(a < s for a, s in zip(self.excess["AdaGrad"], self.excess["SGD"]))
+
+    @property
+    def loss_ratio(self) -> MeanSpread:
+        """AdaGrad's excess loss / SGD's, per seed."""
+        return mean_spread(np.array(self.excess["AdaGrad"]) / np.array(self.excess["SGD"]))
+
+    @property
+    def adagrad_closer_on_rare(self) -> SeedRate:
+        return seed_rate(a < s for a, s in zip(self.rare_error["AdaGrad"], self.rare_error["SGD"]))
+
+
+def sparse_study(seeds) -> SparseStudy:
+    excess = {"SGD": [], "AdaGrad": []}
+    errors = {"SGD": [], "AdaGrad": []}
+    for seed in seeds:
+        x, y, frequency = sparse_problem(seed)
+        rare = frequency < SPARSE_RARE
+        for name in errors:
+            w, w_best = sparse_run(name, seed)
+            excess[name].append(_least_squares_loss(x, y, w) - _least_squares_loss(x, y, w_best))
+            errors[name].append(float(np.sqrt(np.mean((w - w_best)[rare] ** 2))))
+    return SparseStudy(tuple(seeds), excess, errors)
 
 
 # ---------------------------------------------------------------------------------- second order
 
-def newton_on_quadratic(seed: int = 0) -> dict:
-    """One Newton step on Saito's f (a quadratic) from the book's start: the distance to the minimum
-    before and after, and what gradient descent with its best rate reaches in 30 steps."""
+@dataclass
+class NewtonResult:
+    before: float  # distance of the start from the minimum
+    after_one_newton_step: float
+    gd_after_30: float  # gradient descent with its best constant rate, after 30 steps
+    newton_path: np.ndarray
+    gd_path: np.ndarray
+
+
+def newton_on_quadratic(seed: int = 0) -> NewtonResult:
+    """One Newton step on Saito's f (a quadratic) from the book's start, against gradient descent with
+    its best constant rate 2/(λ₁+λ₂) for 30 steps."""
     from lib.second_order import newton_path
 
     f = functions.saito
     start = start_point(f.start, seed)
     path = newton_path(lambda p: np.array(f.gradient(*p)), lambda p: f.hessian(*p), start, 1)
     lam = sorted((f.lambda1, f.lambda2))
-    best_lr = 2.0 / (lam[0] + lam[1])
-    gd = functions.run_optimizer(optimizers.SGD(best_lr), f, start, 30)
-    return {"before": float(np.linalg.norm(start)), "after_one_newton_step": float(np.linalg.norm(path[-1])),
-            "gd_after_30": float(np.linalg.norm(gd[-1])), "newton_path": path, "gd_path": gd}
+    gd = functions.run_optimizer(optimizers.SGD(2.0 / (lam[0] + lam[1])), f, start, 30)
+    return NewtonResult(float(np.linalg.norm(start)), float(np.linalg.norm(path[-1])), float(np.linalg.norm(gd[-1])),
+                        path, gd)
 
 
 def newton_log_bowl(starts=(0.5, 1.5), steps: int = 6) -> dict:
@@ -326,6 +859,9 @@ def newton_log_bowl(starts=(0.5, 1.5), steps: int = 6) -> dict:
 
     bowl = LogBowl()
     return {x0: newton_path(bowl.grad, bowl.hess, x0, steps)[:, 0] for x0 in starts}
+
+
+LBFGS_TRAIN_SIZE, LBFGS_EVALUATIONS = 200, 60  # a subset of the training images keeps ten seeds fast
 
 
 def lbfgs_vs_adam(data, *, evaluations: int = 100, batch_size: int = 64, weight_decay: float = 1e-3,
@@ -337,8 +873,8 @@ def lbfgs_vs_adam(data, *, evaluations: int = 100, batch_size: int = 64, weight_
     from lib.second_order import SoftmaxRegression, lbfgs, minibatch_lbfgs
 
     (x_train, t_train), _ = data
-    model = SoftmaxRegression(x_train, t_train, weight_decay=weight_decay)
-    full = lbfgs(model.loss_and_grad, model.initial(), iterations=3 * evaluations, tol=1e-8)
+    model = SoftmaxRegression(np.asarray(x_train, dtype=np.float64), t_train, weight_decay=weight_decay)
+    full = lbfgs(model.loss_and_grad, model.initial(), iterations=2 * evaluations, tol=1e-8)
     used = np.array(full.evaluations)
     keep = used <= evaluations
     runs = {"L-BFGS, full batch": (used[keep], np.array(full.losses)[keep])}
@@ -354,7 +890,7 @@ def lbfgs_vs_adam(data, *, evaluations: int = 100, batch_size: int = 64, weight_
         return np.arange(len(losses)), np.array(losses)
 
     runs["Adam, full batch"] = adam_run([None] * evaluations)
-    rng = np.random.default_rng(seed)
+    rng = _stream(seed, _LBFGS_BATCHES)
     n = len(x_train)
     batches = [rng.choice(n, batch_size, replace=False) for _ in range(evaluations)]
     runs["Adam, mini-batch"] = adam_run(batches)
@@ -373,46 +909,34 @@ def loss_at(run, evaluations: int) -> float:
     return float(losses[np.searchsorted(used, evaluations, side="right") - 1])
 
 
-# ---------------------------------------------------------------------------------------- pictures
+@dataclass
+class LbfgsStudy:
+    """Per seed (training subset and mini-batches): loss − minimum of each run after half and after all
+    LBFGS_EVALUATIONS gradient evaluations; the first seed's runs for the picture."""
 
-def animate_paths(panels, *, frames: int = 16, figsize=(7.5, 3.2), dpi: int = 60):
-    """An HTML/JS animation of optimizer paths growing, one panel per ``(function, paths, options)``
-    (options: xlim, ylim, title, log_levels, levels). At most 40 frames.
+    seeds: tuple[int, ...]
+    gap_at_50: dict[str, list[float]]
+    gap_at_end: dict[str, list[float]]
+    runs: dict = field(repr=False, default_factory=dict)
+    minimum: float = 0.0
 
-    The contours, labels and legend are drawn once and frozen into a background image; each frame then
-    draws only the paths on top, which is several times faster than redrawing the whole figure and keeps
-    the embedded frames (PNG, low dpi) small.
-    """
-    import matplotlib.pyplot as plt
+    @property
+    def full_batch_lbfgs_ten_times_closer(self) -> SeedRate:
+        return seed_rate(l * 10 < a for l, a in zip(self.gap_at_50["L-BFGS, full batch"], self.gap_at_50["Adam, full batch"]))
 
-    from lib.plots import animation_html, color_for, contour_paths
+    @property
+    def minibatch_lbfgs_behind_adam(self) -> SeedRate:
+        return seed_rate(l > a for l, a in zip(self.gap_at_end["L-BFGS, mini-batch"], self.gap_at_end["Adam, mini-batch"]))
 
-    frames = max(1, min(int(frames), 40))
-    fig, axes = plt.subplots(1, len(panels), figsize=figsize, dpi=dpi, squeeze=False)
-    axes = axes[0]
-    for ax, (function, paths, options) in zip(axes, panels):
-        contour_paths(ax, function, {}, xlim=options.get("xlim", function.xlim), ylim=options.get("ylim", function.ylim),
-                      levels=options.get("levels", 10), log_levels=options.get("log_levels", False), resolution=80,
-                      legend=False, title=options.get("title", function.name))
-    names = list(panels[0][1])
-    for index, name in enumerate(names):
-        axes[0].plot([], [], color=color_for(name, index), label=name)
-    axes[0].legend(fontsize="x-small", loc="lower right")
-    fig.tight_layout()
-    fig.canvas.draw()
-    background = np.asarray(fig.canvas.buffer_rgba()).copy()
-    for ax in axes:
-        for artist in ax.get_children():
-            artist.set_visible(False)
-    fig.figimage(background, origin="upper", zorder=-1)
-    lines = [{name: ax.plot([], [], "-", linewidth=1.4, color=color_for(name, index))[0]
-              for index, name in enumerate(paths)} for ax, (_, paths, _) in zip(axes, panels)]
 
-    def update(frame):
-        for panel_lines, (_, paths, _) in zip(lines, panels):
-            for name, path in paths.items():
-                upto = 1 + round((frame + 1) * (len(path) - 1) / frames)
-                panel_lines[name].set_data(path[:upto, 0], path[:upto, 1])
-        return [line for panel_lines in lines for line in panel_lines.values()]
-
-    return animation_html(fig, update, frames, interval=200)
+def lbfgs_study(seeds, dataset: str = "digits") -> LbfgsStudy:
+    at_50, at_end, shown = {}, {}, None
+    for seed in seeds:
+        (x_train, t_train), test = network_data(dataset, seed)
+        subset = ((x_train[:LBFGS_TRAIN_SIZE], t_train[:LBFGS_TRAIN_SIZE]), test)
+        runs, minimum = lbfgs_vs_adam(subset, evaluations=LBFGS_EVALUATIONS, seed=seed)
+        for name, run in runs.items():
+            at_50.setdefault(name, []).append(loss_at(run, LBFGS_EVALUATIONS // 2) - minimum)
+            at_end.setdefault(name, []).append(float(run[1][-1]) - minimum)
+        shown = shown or (runs, minimum)
+    return LbfgsStudy(tuple(seeds), at_50, at_end, *shown)
