@@ -256,7 +256,7 @@ def check_layer_statistics(layer_statistics, *, hidden: bool = False) -> None:
             bugs = _statistics_bugs(activations, low, high, margin)
             for key in ("mean", "std", "saturated"):
                 # rtol 1e-3 accepts ddof=1 (a relative change of 1/(2N) ≈ 4e-5 here): both are fine
-                expect_array(exercise, f"{call}['{key}']", got[key], expected[key], rtol=1e-3, atol=1e-9,
+                expect_array(exercise, f"{call}['{key}']", got[key], getattr(expected, key), rtol=1e-3, atol=1e-9,
                              likely_bugs=bugs.get(key))
     passed(exercise, "mean, std and saturated fraction per layer")
 
