@@ -571,3 +571,26 @@ def depth_study(seeds: Sequence[int], *, n_layers: int = 20, width: int = WIDTH,
                 ratios[activation, init].append(norms[0] / norms[-1])
     return DepthStudy(tuple(seeds), n_layers, {key: np.array(profiles[key]) for key in settings},
                       {key: np.array(value) for key, value in ratios.items()})
+
+
+# ----------------------------------------------------------------------------------------------
+# Diagnosing a network at its start
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class NetworkDiagnostics:
+    """A network's state on one batch: per hidden layer the std of its activations and their share of exact
+    zeros, the norm of each weight gradient ``‖∂L/∂W‖`` (the output layer's is the last entry), and the loss."""
+    activation_std: np.ndarray
+    zero_share: np.ndarray
+    weight_grad_norm: np.ndarray
+    loss: float
+
+
+def network_diagnostics(network, x: np.ndarray, t: np.ndarray) -> NetworkDiagnostics:
+    """Activations and gradients of a ``MultiLayerNet`` on ``(x, t)`` (one training-mode forward and backward)."""
+    grads = network.gradient(x, t)
+    return NetworkDiagnostics(np.array([a.std() for a in network.activations]),
+                              np.array([np.mean(a == 0) for a in network.activations]),
+                              np.array([np.linalg.norm(grads[f"W{i}"]) for i in range(1, network.hidden_layer_num + 2)]),
+                              float(network.last_loss))
