@@ -257,6 +257,7 @@ def test_interactive_figure_redraws_on_change():
     assert len(output.outputs) == 1                      # replaced, not appended
     after = output.outputs[0]["data"]["image/png"]
     assert after and after != before
+    assert figures.static_image(widget).data[:8] == b"\x89PNG\r\n\x1a\n"   # the picture shown now, as a PNG
 
 
 def test_interactive_figure_custom_std_slider_is_live_only_for_a_custom_scheme():

@@ -122,7 +122,7 @@ def test_xavier_correct(student):
 @pytest.mark.parametrize("student, message", [
     (make_initializer(1, std_of=lambda n, fi, fo, s: math.sqrt(2 / n)), "that is He's scale"),
     (make_initializer(1, std_of=lambda n, fi, fo, s: 1 / n), "variance was used as the std"),
-    (make_initializer(1, fans=fans_swapped), "wrong axis"),
+    (make_initializer(1, fans=fans_swapped), "wrong fan"),
     (make_initializer(1, std_of=lambda n, fi, fo, s: math.sqrt(1 / fi)), "mode='fan_out' is ignored"),
     (make_initializer(1, std_of=lambda n, fi, fo, s: math.sqrt(1 / n) if n in (fi, fo) else math.sqrt(1 / (fi + fo))),
      "you used the sum"),
@@ -151,7 +151,7 @@ def test_he_correct(student):
 @pytest.mark.parametrize("student, message", [
     (make_initializer(2, std_of=lambda n, fi, fo, s: math.sqrt(1 / n)), "that is Xavier's scale"),
     (make_initializer(2, std_of=lambda n, fi, fo, s: 2 / n), "variance was used as the std"),
-    (make_initializer(2, fans=fans_swapped), "wrong axis"),
+    (make_initializer(2, fans=fans_swapped), "wrong fan"),
     (make_initializer(2, fans=fans_no_kernel), "kernel size is ignored"),
     (make_initializer(2, fans=fans_total), "total number of weights"),
     (make_initializer(2, use_rng=False), "global state"),

@@ -110,7 +110,7 @@ def _candidate_stds(shape, mode: str, gain: float) -> dict[str, float]:
     }
     if mode != "fan_avg":
         other = fan_out if mode == "fan_in" else fan_in
-        bugs[f"n is taken from the wrong axis (mode={mode!r} wants n = {n:g}, not {other:g})"] = math.sqrt(gain / other)
+        bugs[f"n is taken from the wrong fan: mode={mode!r} wants the other one"] = math.sqrt(gain / other)
     if mode == "fan_avg":
         bugs["fan_avg is the average (fan_in + fan_out)/2; you used the sum"] = math.sqrt(gain / (fan_in + fan_out))
     if len(shape) > 2:

@@ -16,7 +16,7 @@ from lib.initializers import scheme_label
 from lib.plots import learning_curves
 
 __all__ = ["histogram_grid", "plot_profiles", "gradient_profiles", "recursion_figure", "unit_weights_figure",
-           "network_figure", "depth_figure", "explorer_figure", "interactive_figure"]
+           "network_figure", "depth_figure", "explorer_figure", "interactive_figure", "static_image"]
 
 
 def _layer_colors(n_layers: int):
@@ -61,7 +61,8 @@ def histogram_grid(seed: int = 0, *, activations: Sequence[str] = experiments.AC
                fontsize=10, frameon=False)
     fig.suptitle(f"activations of {n_layers} layers of {experiments.WIDTH} units for "
                  f"{experiments.N_SAMPLES} random inputs (seed {seed})", fontsize=13)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    # fixed margins instead of tight_layout, which draws the whole grid once more to measure it
+    fig.subplots_adjust(left=0.04, right=0.99, top=0.9, bottom=0.15, wspace=0.08, hspace=0.65)
     return fig
 
 
@@ -88,7 +89,7 @@ def plot_profiles(ax, profiles: Mapping[str, np.ndarray], *, ylabel: str, title:
         ax.legend(fontsize=10)
 
 
-def gradient_profiles(study: experiments.StackStudy, *, seed_index: int = 0, figsize=(12, 4)):
+def gradient_profiles(study: experiments.StackStudy, *, seed_index: int = 0, figsize=(12, 4.4)):
     """‖∂L/∂W‖ per layer for every init, one panel per activation (one seed of ``study``); one legend."""
     fig, axes = plt.subplots(1, len(experiments.ACTIVATIONS), figsize=figsize)
     for ax, activation in zip(axes, experiments.ACTIVATIONS):
@@ -97,11 +98,11 @@ def gradient_profiles(study: experiments.StackStudy, *, seed_index: int = 0, fig
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     fig.suptitle(f"weight-gradient norm per layer (seed {study.seeds[seed_index]})")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.subplots_adjust(left=0.07, right=0.99, top=0.82, bottom=0.25, wspace=0.3)
     return fig
 
 
-def recursion_figure(checks: Sequence[experiments.RecursionCheck], *, figsize=(8, 4.2)):
+def recursion_figure(checks: Sequence[experiments.RecursionCheck], *, figsize=(8, 4.8)):
     """The recursion's prediction (lines) against the mean of the measured networks (dots, ±2 standard errors)."""
     fig, ax = plt.subplots(figsize=figsize)
     for check in checks:
@@ -114,12 +115,12 @@ def recursion_figure(checks: Sequence[experiments.RecursionCheck], *, figsize=(8
     ax.set_xlabel("layer")
     ax.set_ylabel("Var(z)")
     ax.set_title(f"lines: wide-layer theory; dots: mean of {checks[0].n_networks} networks")
-    ax.legend(fontsize=10, loc="center right")
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=10, frameon=False)
+    fig.subplots_adjust(left=0.11, right=0.98, top=0.92, bottom=0.26)
     return fig
 
 
-def _unit_row(axes_row, network, title: str) -> None:
+def _unit_row(axes_row, network, title: str, *, unit_titles: bool) -> None:
     weights = network.params["W1"]
     side = math.isqrt(weights.shape[0])
     limit = np.abs(weights).max()
@@ -130,7 +131,9 @@ def _unit_row(axes_row, network, title: str) -> None:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
-        ax.set_title(f"unit {unit + 1}", fontsize=10)
+        ax.spines[:].set_visible(False)
+        if unit_titles:
+            ax.set_title(f"unit {unit + 1}", fontsize=11)
     axes_row[0].set_ylabel(title, fontsize=11)
 
 
@@ -138,10 +141,10 @@ def unit_weights_figure(constant_network, random_network, *, units: int = 6, fig
     """The incoming weights of the first hidden units (as 8×8 images for the digits), constant init on
     top, random init below, after training."""
     fig, axes = plt.subplots(2, units, figsize=figsize)
-    _unit_row(axes[0], constant_network, "constant 0.1")
-    _unit_row(axes[1], random_network, "He random")
+    _unit_row(axes[0], constant_network, "constant 0.1", unit_titles=True)
+    _unit_row(axes[1], random_network, "He random", unit_titles=False)
     fig.suptitle("incoming weights of the first six units of hidden layer 1, after training")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.99, top=0.86, bottom=0.02, wspace=0.08, hspace=0.1)
     return fig
 
 
@@ -152,7 +155,7 @@ def network_figure(study: experiments.NetworkStudy, *, figsize=(8, 4.2)):
                     ylabel="training loss", title=f"seed {study.seeds[0]}")
     ax.axhline(math.log(10), color="gray", linestyle=":", linewidth=1.5, label="ln 10")
     ax.legend(fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.92, bottom=0.13)
     return fig
 
 
@@ -162,7 +165,7 @@ def depth_figure(study: experiments.DepthStudy, *, seed_index: int = 0, figsize=
     plot_profiles(ax, {f"{a}, {scheme_label(s)}": profile[seed_index] for (a, s), profile in study.std.items()},
                   ylabel="std of activations",
                   title=f"{study.n_layers} layers of {experiments.WIDTH} units (seed {study.seeds[seed_index]})")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.92, bottom=0.13)
     return fig
 
 
@@ -192,7 +195,7 @@ def explorer_figure(activation: str = "relu", init="he", depth: int = 10, width:
     predicted = experiments.predicted_activation_std(activation, init, n_layers=depth, width=width)
     ax.plot(np.arange(1, depth + 1), np.maximum(predicted, 1e-300), "k--", linewidth=1.5, label="wide-layer theory")
     ax.legend(fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.94, bottom=0.1, wspace=0.15, hspace=0.45)  # fast redraws
     return fig
 
 
@@ -227,3 +230,13 @@ def interactive_figure(activation: str = "relu", init="he", depth: int = 10, wid
     controls = widgets.HBox([widgets.VBox([activation_box, scheme_box, custom_std]),
                              widgets.VBox([depth_slider, width_slider])])
     return widgets.VBox([controls, output])
+
+
+def static_image(widget):
+    """The picture an ``interactive_figure`` shows now, as a plain PNG output: the same figure for readers
+    without a live kernel (GitHub, nbviewer), without drawing it a second time."""
+    import base64
+
+    from IPython.display import Image
+
+    return Image(data=base64.b64decode(widget.children[-1].outputs[0]["data"]["image/png"]), format="png")
