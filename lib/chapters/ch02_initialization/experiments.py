@@ -22,9 +22,10 @@ from lib.initializers import init_std, scheme_label
 from lib.layers import ReLU, Sigmoid, Tanh
 
 __all__ = ["ACTIVATIONS", "ACTIVATION_LAYERS", "SAITO_INITS", "forward_activations", "backward_stack",
-           "gradient_flow", "layer_statistics", "saturation_bounds", "saito_study", "recursion_study",
-           "predicted_preactivation_variance", "predicted_activation_std", "second_moment", "activation_std",
-           "build_network", "symmetry_study", "network_study", "depth_study", "Summary", "scheme_label"]
+           "gradient_flow", "layer_statistics", "saturation_bounds", "run_statistics", "saito_study",
+           "recursion_study", "std_profile", "predicted_preactivation_variance", "predicted_activation_std",
+           "second_moment", "activation_std", "build_network", "train_sgd", "final_loss", "unit_spread",
+           "symmetry_study", "network_study", "depth_study", "network_diagnostics", "Summary", "scheme_label"]
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 ACTIVATION_LAYERS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
@@ -237,7 +238,6 @@ class SettingRuns:
     saturated: np.ndarray
     grad_norm: np.ndarray
     activation_grad_std: np.ndarray
-    preactivation_second_moment: np.ndarray
 
     @property
     def label(self) -> str:
@@ -274,9 +274,9 @@ class StackStudy:
 def saito_study(seeds: Sequence[int], *, activations: Sequence[str] = ACTIVATIONS, inits: Sequence = SAITO_INITS,
                 n_layers: int = 5, width: int = WIDTH, n_samples: int = N_SAMPLES) -> StackStudy:
     """Every (activation, init) of Saito's experiment on every seed: per-layer std, saturated fraction,
-    ``E[z²]`` of the pre-activations, and the gradients of :func:`gradient_flow`."""
+    and the gradients of :func:`gradient_flow`."""
     keys = [(activation, init) for activation in activations for init in inits]
-    rows = {key: {"std": [], "saturated": [], "grad_norm": [], "activation_grad_std": [], "z2": []} for key in keys}
+    rows = {key: {"std": [], "saturated": [], "grad_norm": [], "activation_grad_std": []} for key in keys}
     for seed in seeds:
         for activation, init in keys:
             run = forward_activations(activation, init, n_layers=n_layers, width=width, n_samples=n_samples, seed=seed)
@@ -287,9 +287,8 @@ def saito_study(seeds: Sequence[int], *, activations: Sequence[str] = ACTIVATION
             row["saturated"].append(stats.saturated)
             row["grad_norm"].append(flow.weight_grad_norm)
             row["activation_grad_std"].append(flow.activation_grad_std)
-            row["z2"].append([np.mean(z * z) for z in run.preactivations])
     settings = {key: SettingRuns(*key, *(np.array(row[name]) for name in
-                                         ("std", "saturated", "grad_norm", "activation_grad_std", "z2")))
+                                         ("std", "saturated", "grad_norm", "activation_grad_std")))
                 for key, row in rows.items()}
     return StackStudy(tuple(seeds), n_layers, settings)
 
@@ -322,7 +321,7 @@ RECURSION_SETTINGS = (("relu", "he"), ("relu", "xavier"), ("tanh", "xavier"), ("
 
 
 def recursion_study(seeds: Sequence[int], *, settings=RECURSION_SETTINGS, networks_per_seed: int = 10,
-                    n_layers: int = 5, width: int = WIDTH, n_samples: int = 30) -> list[RecursionCheck]:
+                    n_layers: int = 5, width: int = WIDTH, n_samples: int = 20) -> list[RecursionCheck]:
     """Per setting, ``E[z²]`` of every layer averaged over ``networks_per_seed`` networks for each claim
     seed (network ``k`` of seed ``s`` is seeded from the stream ``[s, NETWORK_STREAM, k]``), with its
     standard error. Few samples per network suffice: the spread between networks dominates."""
@@ -466,20 +465,17 @@ def symmetry_study(data, seeds: Sequence[int], *, constant: float = SYMMETRY_CON
     """A ReLU net whose weights all start at ``constant`` and the same net with He random weights, each
     trained with plain SGD on every seed (the seed orders the mini-batches, and draws the random weights)."""
     (_, _), (x_test, t_test) = data
-    rows = {"cs": [], "rs": [], "ca": [], "ra": []}
-    first = None
+    spreads, accuracies, first = [], [], None
     for seed in seeds:
-        fixed = build_network(data, hidden=hidden, seed=seed, constant=constant)
-        random = build_network(data, hidden=hidden, seed=seed)
-        for network in (fixed, random):
+        pair = (build_network(data, hidden=hidden, seed=seed, constant=constant),
+                build_network(data, hidden=hidden, seed=seed))
+        for network in pair:
             train_sgd(network, data, epochs=epochs, lr=lr, seed=seed)
-        rows["cs"].append(unit_spread(fixed))
-        rows["rs"].append(unit_spread(random))
-        rows["ca"].append(fixed.accuracy(x_test, t_test))
-        rows["ra"].append(random.accuracy(x_test, t_test))
-        first = first or (fixed, random)
-    return SymmetryStudy(tuple(seeds), np.array(rows["cs"]), np.array(rows["rs"]), np.array(rows["ca"]),
-                         np.array(rows["ra"]), *first)
+        spreads.append([unit_spread(network) for network in pair])
+        accuracies.append([network.accuracy(x_test, t_test) for network in pair])
+        first = pair if first is None else first
+    spreads, accuracies = np.array(spreads), np.array(accuracies)
+    return SymmetryStudy(tuple(seeds), spreads[:, 0], spreads[:, 1], accuracies[:, 0], accuracies[:, 1], *first)
 
 
 @dataclass(frozen=True)
@@ -556,7 +552,7 @@ class DepthStudy:
     grad_ratio: dict      # (activation, init) -> (n_seeds,)
 
 
-def depth_study(seeds: Sequence[int], *, n_layers: int = 20, width: int = WIDTH, n_samples: int = 100,
+def depth_study(seeds: Sequence[int], *, n_layers: int = 20, width: int = WIDTH, n_samples: int = 50,
                 settings=DEPTH_SETTINGS, gradient_settings=DEPTH_GRADIENT_SETTINGS) -> DepthStudy:
     """Per-layer std of 20-layer stacks, and the layer-1/layer-20 gradient ratio, on every seed."""
     keys = list(dict.fromkeys(tuple(settings) + tuple(gradient_settings)))
