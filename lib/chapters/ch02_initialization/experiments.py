@@ -208,22 +208,24 @@ class Summary:
     high: float
     count: int
     log: bool = False
+    counted: str = "seeds"
 
     @classmethod
-    def of(cls, values, *, log: bool = False) -> "Summary":
+    def of(cls, values, *, log: bool = False, counted: str = "seeds") -> "Summary":
+        """``values``: one per seed (or per ``counted`` thing, e.g. "layers × seeds")."""
         values = np.asarray(values, dtype=np.float64).ravel()
         if log:
             logs = np.log(values)
             return cls(float(np.exp(logs.mean())), float(np.exp(logs.std())), float(values.min()),
-                       float(values.max()), values.size, True)
+                       float(values.max()), values.size, True, counted)
         return cls(float(values.mean()), float(values.std()), float(values.min()), float(values.max()),
-                   values.size)
+                   values.size, False, counted)
 
     def format(self, fmt: str = ".3g") -> str:
         sign = "×/÷" if self.log else "±"
         spread = format(self.spread, ".2g") if self.log else format(self.spread, fmt)
         return (f"{format(self.center, fmt)} {sign} {spread} "
-                f"(range {format(self.low, fmt)} … {format(self.high, fmt)}, {self.count} seeds)")
+                f"(range {format(self.low, fmt)} … {format(self.high, fmt)}, {self.count} {self.counted})")
 
     def __str__(self) -> str:
         return self.format()
