@@ -335,7 +335,7 @@ def test_diagnosis_correct(answer):
 
 
 @pytest.mark.parametrize("answer, message", [
-    ("a", "overshooting"), ("c", "share of zeros is not the difference"), ("d", "units differ"),
+    ("a", "overshooting"), ("c", "zeros are not the difference"), ("d", "units differ"),
     ("e", "capacity"), ("f", "one of the letters"), (2, "as a string"),
 ])
 def test_diagnosis_wrong(answer, message):
@@ -378,3 +378,15 @@ def fixed_with_batchnorm(data, seed):
 def test_fix_wrong(student, message):
     with pytest.raises(ExerciseFailure, match=message):
         checks.check_fix(student)
+
+
+def test_diagnosis_feedback_on_dead_units_holds():
+    """Option c's feedback says the share of zeros is the same under He's init: check it on the colleague's net."""
+    from lib.chapters.ch02_initialization import experiments
+    from lib.data import load_dataset
+
+    data = load_dataset("digits", seed=0)
+    (x_train, t_train), _ = data
+    shares = [experiments.network_diagnostics(experiments.build_network(data, init=init, hidden=checks.FIX_HIDDEN),
+                                              x_train[:200], t_train[:200]).zero_share for init in (0.01, "he")]
+    np.testing.assert_array_equal(*shares)

@@ -416,9 +416,9 @@ _DIAGNOSIS_FEEDBACK = {
         "an overshooting learning rate makes the loss jump about or grow; here the loss sits still and the printed "
         "gradients are tiny, so the steps are far too small, not too large.",
     answer_digest("init-diagnose", "c"):
-        "at the start about half of each layer's outputs are exactly 0 (printed), as under every symmetric init — He's "
-        "too, and He trains (the chapter's sections 2 and 6). The share of zeros is not the difference; look at the "
-        "printed std from layer to layer.",
+        "the printed share of exact zeros is exactly what He's init gives this network (a ReLU only sees the sign of "
+        "z, and rescaling every layer's weights keeps every sign), and with He's init it trains (the chapter's "
+        "sections 2 and 6). The zeros are not the difference; look at the printed std from layer to layer.",
     answer_digest("init-diagnose", "d"):
         "the weights are drawn at random, so the units differ; and even the constant-init net of section 1 moves "
         "its loss. Here nothing moves: look at how the printed std changes from layer to layer.",
