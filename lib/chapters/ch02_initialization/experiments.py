@@ -75,7 +75,7 @@ def random_weights(init, *, n_layers: int, width: int = WIDTH, seed: int = 0, dt
     return [_standard_normal_weights(seed, layer, width, dtype.str) * std for layer in range(n_layers)]
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=32)  # one seed of the 20-layer study; at most 64 MB at width 500
 def _standard_normal_weights(seed: int, layer: int, width: int, dtype: str) -> np.ndarray:
     # Cached: the studies draw the same matrices for every init of a seed (read-only, so never altered).
     weights = _generator(seed, WEIGHT_STREAM, layer).standard_normal((width, width), dtype=np.dtype(dtype))
