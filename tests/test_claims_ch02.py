@@ -1,5 +1,7 @@
-"""Every number chapter 2's text states, asserted over several seeds with the margin the text allows.
-The notebook prints seed 0; if a claim fails at another seed, the text changes, not the threshold."""
+"""Every claim chapter 2's text makes, asserted as the statistic over the claim seeds that the notebook
+prints (``CLAIM_SEEDS``; the studies are the same ``experiments`` calls the notebook makes). A claim about
+an exact identity (ReLU's positive homogeneity) is asserted to rounding. If a claim fails on other seeds
+or another BLAS kernel, the experiment or the text changes, not the threshold."""
 
 from __future__ import annotations
 
@@ -7,11 +9,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import CLAIM_SEEDS
 
 from lib.chapters.ch02_initialization import experiments
 from lib.data import load_dataset
-
-SEEDS = [0, 1, 2]
 
 
 @pytest.fixture(scope="module")
@@ -19,145 +20,170 @@ def digits():
     return load_dataset("digits", seed=0)
 
 
-@pytest.fixture(scope="module", params=SEEDS)
-def table(request):
-    return experiments.saito_experiment(seed=request.param)
+@pytest.fixture(scope="module")
+def saito():
+    return experiments.saito_study(CLAIM_SEEDS)
+
+
+@pytest.fixture(scope="module")
+def symmetry(digits):
+    return experiments.symmetry_study(digits, CLAIM_SEEDS)
+
+
+@pytest.fixture(scope="module")
+def networks(digits):
+    return experiments.network_study(digits, CLAIM_SEEDS)
+
+
+@pytest.fixture(scope="module")
+def depth():
+    return experiments.depth_study(CLAIM_SEEDS)
+
+
+def rate(condition) -> float:
+    return float(np.mean(condition))
 
 
 # ----------------------------------------------------------------------------------------------
 # 1. constant init: units stay identical
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_constant_init_keeps_every_unit_identical(digits, seed):
-    constant = experiments.train_from_constant(digits, constant=0.1, seed=seed)
-    random = experiments.train_from_constant(digits, constant=None, seed=seed)
-    assert np.all(experiments.unit_spread(constant) == 0.0)      # "exactly 0.0", bit for bit
-    assert np.all(experiments.unit_spread(random) > 0.5)        # "differ by about 1"
-    (x_test, t_test) = digits[1]
-    assert constant.accuracy(x_test, t_test) < 0.25       # "stuck near chance"
-    assert random.accuracy(x_test, t_test) > constant.accuracy(x_test, t_test) + 0.3
+def test_constant_init_keeps_every_unit_identical(symmetry):
+    # "copies up to rounding" on every seed: exactly 0 where BLAS sums every column in the same order,
+    # ~1e-17 where it does not (OPENBLAS_CORETYPE=Prescott); the weights are of order 0.1
+    assert np.all(symmetry.constant_spread < 1e-12)
+    assert np.all(symmetry.random_spread > 0.5)                     # random units differ
+    assert np.all(symmetry.constant_accuracy < 0.25)                # "stuck near chance"
+    assert np.all(symmetry.random_accuracy > symmetry.constant_accuracy)   # "ahead on every seed"
+    assert np.all(symmetry.random_accuracy - symmetry.constant_accuracy > 0.2)   # paired: "ahead by > 20 points"
 
 
 # ----------------------------------------------------------------------------------------------
 # 2. activation distributions
 # ----------------------------------------------------------------------------------------------
 
-def test_sigmoid_panels(table):
-    saturated = table["sigmoid", 1.0]["saturated"]
-    assert np.all((saturated >= 0.40) & (saturated <= 0.70))              # "47–64 %" at seed 0
-    collapsed = table["sigmoid", 0.01]["std"][1:]
-    assert np.all((collapsed > 0.008) & (collapsed < 0.02))               # "std ≈ 0.012 in layers 2–5"
-    assert np.all(table["sigmoid", 0.01]["saturated"] == 0)
-    assert np.all(table["sigmoid", "xavier"]["saturated"] < 1e-4)         # "under 0.01 %"
+def test_sigmoid_distributions(saito):
+    large = saito["sigmoid", 1.0].saturated.mean(axis=1)
+    assert 0.4 < large.mean() < 0.65 and np.all(large > 0.3)                 # "about half saturated"
+    small = saito["sigmoid", 0.01]
+    assert np.all(small.std[:, 1:] < 0.02) and np.all(small.saturated == 0)  # "all ≈ 0.5, none saturated"
+    assert saito["sigmoid", "xavier"].saturated.max() < 1e-3                  # "almost no saturation"
+    assert saito["sigmoid", "he"].saturated.max() < 0.01                      # "He's scale also works here"
 
 
-def test_tanh_panels(table):
-    assert np.all(table["tanh", 1.0]["saturated"] >= 0.70)                # "78 %"
-    shrink = table["tanh", 0.01]["std"][1:] / table["tanh", 0.01]["std"][:-1]
-    assert np.all((shrink > 0.07) & (shrink < 0.14))                      # "×0.1 per layer"
-    xavier = table["tanh", "xavier"]
-    assert np.all(xavier["saturated"] < 0.02)
-    assert 0.55 < xavier["std"][0] < 0.70 and 0.25 < xavier["std"][-1] < 0.40  # "0.63 → 0.32"
+def test_tanh_distributions(saito):
+    assert saito["tanh", 1.0].saturated.mean() > 0.7                          # "most outputs saturated"
+    assert np.all(np.abs(saito["tanh", 0.01].std_growth - 0.1) < 0.01)        # "×0.1 per layer" (theory 0.01·√100)
+    xavier = saito["tanh", "xavier"]
+    assert xavier.saturated.max() < 0.02                                      # "nothing saturates"
+    drift = xavier.std[:, -1] / xavier.std[:, 0]
+    assert np.all((drift > 0.4) & (drift < 0.65))                              # "drifts down slowly"
 
 
-def test_relu_panels(table):
-    for scheme in experiments.SAITO_INITS:                                       # "about half … whatever the scale"
-        zeros = table["relu", scheme]["saturated"]
-        assert np.all((zeros > 0.40) & (zeros < 0.60))
-    small = table["relu", 0.01]["std"]
-    assert np.all((small[1:] / small[:-1] > 0.04) & (small[1:] / small[:-1] < 0.11))   # "≈ 0.07 per layer"
-    assert 1e-7 < small[-1] < 1e-5                                        # "about 10⁻⁶"
-    xavier = table["relu", "xavier"]["std"]
-    assert 0.1 < xavier[-1] / xavier[0] < 0.45                            # "about a quarter"
-    he = table["relu", "he"]["std"]
-    assert np.all((he > 0.55) & (he < 1.3))                               # "near 0.8 in every layer"
-    big = table["relu", 1.0]["std"]
-    assert np.all(big[1:] / big[:-1] > 4) and big[-1] > 3e3               # "grows 7× per layer, ~10⁴"
+def test_relu_distributions(saito):
+    zeros = saito["relu", "he"].saturated
+    # "about half exactly 0 in every layer": over seeds 0–99 one layer of one seed ranged 0.39–0.60, the
+    # per-seed mean 0.47–0.53, a 10-seed mean at most 0.005 from one half
+    assert np.all((zeros > 0.3) & (zeros < 0.7)) and np.all(np.abs(zeros.mean(axis=1) - 0.5) < 0.06)
+    assert abs(zeros.mean() - 0.5) < 0.02
+    for init in experiments.SAITO_INITS:                                       # "whatever the scale"
+        np.testing.assert_allclose(saito["relu", init].saturated, zeros, atol=1e-3)
+    theory = 0.01 * math.sqrt(experiments.WIDTH / 2)
+    assert np.all(np.abs(saito["relu", 0.01].std_growth / theory - 1) < 0.2)  # "× σ√(n/2) per layer"
+    xavier = saito["relu", "xavier"]
+    quarter = xavier.std[:, -1] / xavier.std[:, 0]
+    assert 0.18 < quarter.mean() < 0.35 and np.all((quarter > 0.1) & (quarter < 0.5))  # "about a quarter"
+    assert np.all((saito["relu", "he"].std > 0.4) & (saito["relu", "he"].std < 2.0))  # "of order 1 in every layer"
+    assert np.all((saito["relu", 1.0].std_growth > 5.5) & (saito["relu", 1.0].std_growth < 9))  # "grows ≈ √50 ×"
 
 
 # ----------------------------------------------------------------------------------------------
 # 3. gradient flow
 # ----------------------------------------------------------------------------------------------
 
-def _ratio(table, activation, scheme):
-    norms = table[activation, scheme]["grad_norm"]
-    return norms[0] / norms[-1]
+def test_upstream_gradient_is_independent_of_the_inputs():
+    run = experiments.forward_activations("sigmoid", "xavier", seed=0)
+    g = experiments.gradient_flow(run, seed=0).upstream * run.inputs.shape[0]
+    assert not np.array_equal(g, run.inputs)
+    assert abs(np.corrcoef(g.ravel(), run.inputs.ravel())[0, 1]) < 0.02      # 20,000 pairs: |r| ~ 0.007
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_sigmoid_backward_signal_shrinks_at_least_fourfold(seed):
-    signal = experiments.gradient_flow(experiments.forward_activations("sigmoid", "xavier", seed=seed), seed=seed).activation_grad_std
-    shrink = signal[1:] / signal[:-1]
-    assert np.all((shrink > 4.0) & (shrink < 4.5))                        # "×4.2–4.3 per layer, ≥ 4"
+def test_sigmoid_gradients_vanish(saito):
+    assert np.all(saito["sigmoid", 0.01].grad_ratio < 1e-5)                   # "vanishing"
+    xavier = saito["sigmoid", "xavier"].grad_ratio
+    assert np.all(xavier < 0.01)                                              # "a small fraction even with Xavier"
+    shrink = saito["sigmoid", "xavier"].backward_shrink
+    # "at least the bound's 4 per layer on average": single steps ranged 4.01–4.52 over seeds 0–99, the
+    # 10-seed mean 4.24–4.27; the bound is a wide-layer limit, so one step of one seed may dip below it
+    assert 4.0 < shrink.mean() < 4.6 and np.all(shrink > 3.8)
+    assert np.all((saito["sigmoid", 1.0].grad_ratio > 0.5) & (saito["sigmoid", 1.0].grad_ratio < 2))  # "≈ 1"
 
 
-def test_gradient_flow(table):
-    assert _ratio(table, "sigmoid", 0.01) < 1e-5                          # "~10⁻⁶"
-    assert _ratio(table, "sigmoid", "xavier") < 0.04                      # "about 2 %"
-    assert 0.6 < _ratio(table, "sigmoid", 1.0) < 1.6                      # "ratio ≈ 1"
-    assert 0.8 < _ratio(table, "tanh", "xavier") < 1.25                   # "flat"
-    assert _ratio(table, "tanh", 1.0) > 10                                # "×29, exploding"
-    relative = table["relu", 0.01]["grad_norm"] / table["relu", "he"]["grad_norm"]
-    assert np.all((relative > 1e-5) & (relative < 1e-4))                  # "2.5·10⁻⁵ of He's": tens of thousands
-    assert np.ptp(relative) < 1e-3 * relative.max()                       # ReLU: the same factor in every layer
+def test_tanh_gradients(saito):
+    xavier = saito["tanh", "xavier"].grad_ratio
+    assert np.all((xavier > 0.8) & (xavier < 1.5))                            # "flat"
+    assert np.all(saito["tanh", 1.0].grad_ratio > 10)                         # "exploding"
+
+
+def test_relu_gradients_scale_alike(saito):
+    he = saito["relu", "he"]
+    for init in experiments.SAITO_INITS:                                       # positive homogeneity: exact
+        np.testing.assert_allclose(saito["relu", init].grad_ratio, he.grad_ratio, rtol=1e-9)
+    factor = (0.01 / math.sqrt(2 / experiments.WIDTH)) ** 4                   # (σ / σ_He)^(5−1)
+    np.testing.assert_allclose(saito["relu", 0.01].grad_norm / he.grad_norm, factor, rtol=1e-9)
 
 
 # ----------------------------------------------------------------------------------------------
 # 4. the variance recursion
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", [0, 20, 40])
-@pytest.mark.parametrize("activation, scheme, tolerance", [
-    ("relu", "he", 0.15), ("relu", "xavier", 0.15), ("tanh", "xavier", 0.04), ("sigmoid", 1.0, 0.08),
-])
-def test_recursion_predicts_the_average_variance(activation, scheme, tolerance, seed):
-    predicted = experiments.predicted_preactivation_variance(activation, scheme)
-    measured = experiments.measured_preactivation_variance(activation, scheme, n_networks=20, n_samples=250, seed=seed)
-    assert np.max(np.abs(measured / predicted - 1)) < tolerance
+@pytest.fixture(scope="module")
+def recursion():
+    return {(check.activation, check.init): check for check in experiments.recursion_study(CLAIM_SEEDS)}
 
 
-def test_single_networks_deviate_from_the_theory():
+def test_recursion_predicts_the_average_variance(recursion):
+    for check in recursion.values():
+        assert np.max(np.abs(check.relative_deviation)) < 0.10, check.label  # "agrees with the average"
+
+
+def test_single_networks_scatter_around_the_theory(saito, recursion):
     theory = experiments.predicted_activation_std("relu", "he")[-1]
-    assert theory == pytest.approx(math.sqrt(1 - 1 / math.pi))            # "0.826"
-    single = np.array([experiments.std_profile("relu", "he", n_layers=5, seed=seed)[-1] for seed in SEEDS])
-    assert np.max(np.abs(single / theory - 1)) > 0.1                      # "deviates more"
-    assert np.all((single > 0.6) & (single < 1.2))
+    assert theory == pytest.approx(math.sqrt(1 - 1 / math.pi), rel=1e-12)    # the exercise's formula
+    single = saito["relu", "he"].std[:, -1] / theory
+    assert abs(single.mean() - 1) < 0.15                                      # centred on the theory
+    # "a single network deviates more" than the average of many does
+    assert single.std() > max(0.05, np.max(np.abs(recursion["relu", "he"].relative_deviation)))
 
 
 # ----------------------------------------------------------------------------------------------
 # 6. the real network
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", SEEDS)
-def test_real_network(digits, seed):
-    histories = experiments.compare_on_network(experiments.NETWORK_SETTINGS, digits, seed=seed)
-    small, xavier_relu, he, xavier_tanh = (histories[label] for label in experiments.NETWORK_SETTINGS)
-    assert abs(experiments.final_loss(small) - math.log(10)) < 0.005             # "stays at 2.3026 = ln 10"
-    assert small.test_acc[-1] < 0.12                                      # "chance (10 %)"
-    assert experiments.final_loss(he) < 0.35                                     # "He trains fastest"
-    assert experiments.final_loss(he) < experiments.final_loss(xavier_tanh)
-    assert experiments.final_loss(xavier_relu) > experiments.final_loss(he) + 0.05      # "higher than He's"
-    assert experiments.final_loss(xavier_tanh) < 0.4 and xavier_tanh.test_acc[-1] > 0.85   # "trains well too"
+def test_real_network(networks):
+    small, xavier_relu, he, xavier_tanh = (networks.index(s.label) for s in experiments.NETWORK_SETTINGS)
+    loss, accuracy = networks.final_loss, networks.test_accuracy
+    assert np.all(np.abs(loss[small] - math.log(10)) < 0.005)                 # "stays at ln 10"
+    assert np.all(accuracy[small] < 0.12)                                     # "chance"
+    assert rate(loss[he] < loss[xavier_relu]) >= 0.9                          # "He below Xavier-for-ReLU" (paired)
+    assert np.all(loss[xavier_tanh] < 2.0) and loss[xavier_tanh].mean() < 1.6  # "tanh with Xavier trains well"
+    assert np.all(accuracy[xavier_tanh] > 0.6)
+    # "ReLU with He trains": its loss leaves ln 10 on every seed; after three epochs its accuracy still
+    # varies a lot between seeds (0.37–0.83 over seeds 0–59), so only its mean is asserted
+    assert np.all(loss[he] < 2.0) and accuracy[he].mean() > 0.5
 
 
 # ----------------------------------------------------------------------------------------------
 # 7. depth 20
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_depth_twenty(seed):
-    assert 2e-4 < experiments.std_profile("relu", "xavier", n_layers=20, seed=seed)[-1] < 5e-3   # "about 10⁻³"
-    assert experiments.std_profile("relu", 0.01, n_layers=20, seed=seed)[-1] < 1e-21             # "about 10⁻²³"
-    sigmoid = experiments.gradient_flow(experiments.forward_activations("sigmoid", "xavier", n_layers=20, seed=seed), seed=seed)
-    assert sigmoid.weight_grad_norm[0] / sigmoid.weight_grad_norm[-1] < 1e-9              # "about 10⁻¹¹"
-    tanh = experiments.gradient_flow(experiments.forward_activations("tanh", 1.0, n_layers=20, seed=seed), seed=seed)
-    assert tanh.weight_grad_norm[0] / tanh.weight_grad_norm[-1] > 1e5                     # "explodes by 10⁷"
-
-
-@pytest.mark.parametrize("first_seed", [0, 10, 20])
-def test_he_layer_twenty_wanders(first_seed):
-    layer20 = np.array([experiments.std_profile("relu", "he", n_layers=20, seed=first_seed + k)[-1] for k in range(10)])
-    assert np.all((layer20 > 0.2) & (layer20 < 5))                        # "between about 0.4 and 2"
-    assert layer20.max() / layer20.min() > 2                              # it does wander
+def test_depth_twenty(depth):
+    xavier = experiments.Summary.of(depth.std["relu", "xavier"][:, -1], log=True)
+    assert 2e-4 < xavier.center < 3e-3                                        # "about a thousandth"
+    assert np.all(depth.std["relu", 0.01][:, -1] < 1e-20)                    # "vanished"
+    assert np.all(depth.grad_ratio["sigmoid", "xavier"] < 1e-9)               # "cannot train a deep net"
+    assert np.all(depth.grad_ratio["tanh", 1.0] > 1e5)                        # "explodes"
+    he = depth.std["relu", "he"][:, -1]
+    # "keeps the scale on average, but one network wanders": per network the layer-20 std is roughly
+    # log-normal with a geometric sd near 1.5, so single seeds reach 0.2 or 2; the geometric mean stays near 0.7
+    assert 0.35 < experiments.Summary.of(he, log=True).center < 1.5 and he.max() / he.min() > 1.5

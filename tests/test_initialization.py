@@ -1,4 +1,4 @@
-"""Unit tests of lib.chapters.ch02_initialization.experiments: the deep-stack experiment and its backward
+"""Unit tests of lib.chapters.ch02_initialization.experiments: fans, scales, draws, the deep-stack experiment and its backward
 pass, per-layer statistics, the variance recursion, and the explorer's compute path."""
 
 from __future__ import annotations
@@ -9,21 +9,108 @@ import matplotlib
 import numpy as np
 import pytest
 
-from lib.chapters.ch02_initialization import experiments
+from lib import initializers
+from lib.chapters.ch02_initialization import experiments, figures
 from lib.gradcheck import numerical_gradient, relative_error
 
 matplotlib.use("Agg")
 
 
+@pytest.mark.parametrize("shape, fans", [
+    ((784, 100), (784, 100)), ((100, 10), (100, 10)), ((64, 32, 3, 3), (288, 576)),
+    ((16, 3, 5, 5), (75, 400)), ((8, 4, 7), (28, 56)), ((4, 2, 3, 3, 3), (54, 108)), ([5, 6], (5, 6)),
+])
+def test_compute_fans(shape, fans):
+    assert initializers.compute_fans(shape) == fans
+    assert all(type(value) is int for value in initializers.compute_fans(shape))
+
+
+@pytest.mark.parametrize("shape", [(), (10,), (0, 5), (3, -1, 2, 2)])
+def test_compute_fans_rejects_bad_shapes(shape):
+    with pytest.raises(ValueError, match="compute_fans"):
+        initializers.compute_fans(shape)
+
+
+@pytest.mark.parametrize("scheme, mode, expected", [
+    ("xavier", "fan_in", math.sqrt(1 / 400)), ("glorot", "fan_out", math.sqrt(1 / 250)),
+    ("sigmoid", "fan_avg", math.sqrt(2 / 650)), ("he", "fan_in", math.sqrt(2 / 400)),
+    ("relu", "fan_out", math.sqrt(2 / 250)), ("kaiming", "fan_avg", math.sqrt(4 / 650)), (0.01, "fan_in", 0.01),
+])
+def test_init_std(scheme, mode, expected):
+    assert initializers.init_std((400, 250), scheme, mode) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["lecun", -1.0, 0.0, math.nan, math.inf])
+def test_init_std_rejects(bad):
+    with pytest.raises(ValueError):
+        initializers.init_std((4, 4), bad)
+
+
+def test_init_std_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="mode"):
+        initializers.init_std((4, 4), "he", "fan_sum")
+
+
+@pytest.mark.parametrize("draw, gain, mode, distribution", [
+    (initializers.xavier_normal, 1, "fan_in", "normal"), (initializers.xavier_normal, 1, "fan_avg", "normal"),
+    (initializers.he_normal, 2, "fan_in", "normal"), (initializers.he_normal, 2, "fan_out", "normal"),
+    (initializers.xavier_uniform, 1, "fan_avg", "uniform"), (initializers.he_uniform, 2, "fan_in", "uniform"),
+])
+@pytest.mark.parametrize("shape", [(400, 250), (128, 64, 3, 3)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_draws_have_the_formula_std(draw, gain, mode, distribution, shape, seed):
+    weights = draw(shape, np.random.default_rng(seed), mode)
+    fan_in, fan_out = initializers.compute_fans(shape)
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    expected = math.sqrt(gain / n)
+    assert weights.shape == shape and weights.dtype == np.float64
+    # ≥ 73,728 draws: the sample std's relative standard error is ≤ 0.3%; 1.5% is 5 of them
+    assert weights.std() == pytest.approx(expected, rel=0.015)
+    assert abs(weights.mean()) < 6 * expected / math.sqrt(weights.size)
+    if distribution == "uniform":
+        assert np.abs(weights).max() <= math.sqrt(3) * expected
+        assert np.abs(weights).max() > 0.99 * math.sqrt(3) * expected
+
+
+def test_draws_keep_float32_and_are_reproducible():
+    first = initializers.he_normal((64, 32, 3, 3), np.random.default_rng(3), dtype=np.float32)
+    again = initializers.he_normal((64, 32, 3, 3), seed=3, dtype=np.float32)
+    assert first.dtype == np.float32
+    np.testing.assert_array_equal(first, again)
+    assert initializers.xavier_uniform((10, 10), seed=0, dtype=np.float32).dtype == np.float32
+    assert not np.array_equal(initializers.he_normal((10, 10), seed=0), initializers.he_normal((10, 10), seed=1))
+
+
+def test_draw_argument_errors():
+    with pytest.raises(ValueError, match="either rng or seed"):
+        initializers.he_normal((3, 3), np.random.default_rng(0), seed=1)
+    with pytest.raises(ValueError, match="Generator"):
+        initializers.he_normal((3, 3), np.random.RandomState(0))
+    with pytest.raises(ValueError, match="distribution"):
+        initializers.variance_scaling((3, 3), 1.0, distribution="cauchy")
+    with pytest.raises(ValueError, match="floating"):
+        initializers.he_normal((3, 3), dtype=np.int64)
+
+
 def test_forward_activations_matches_saitos_loop():
     run = experiments.forward_activations("sigmoid", 1.0, n_layers=3, width=20, n_samples=50, seed=4)
-    rng = np.random.default_rng(4)
-    a = rng.standard_normal((50, 20))
+    a = np.random.default_rng([4, experiments.INPUT_STREAM]).standard_normal((50, 20))
     assert np.array_equal(a, run.inputs)
     for layer in range(3):
-        a = 1 / (1 + np.exp(-(a @ (rng.standard_normal((20, 20)) * 1.0))))
+        weights = np.random.default_rng([4, experiments.WEIGHT_STREAM, layer]).standard_normal((20, 20)) * 1.0
+        assert np.array_equal(run.weights[layer], weights)
+        a = 1 / (1 + np.exp(-(a @ weights)))
         np.testing.assert_allclose(run.activations[layer], a, rtol=1e-9, atol=1e-15)
     assert len(run.preactivations) == 3 and run.weight_std == 1.0
+
+
+def test_inits_of_one_seed_share_their_random_matrices():
+    small = experiments.forward_activations("relu", 0.01, n_layers=2, width=10, n_samples=5, seed=3)
+    he = experiments.forward_activations("relu", "he", n_layers=2, width=10, n_samples=5, seed=3)
+    for w_small, w_he in zip(small.weights, he.weights):
+        np.testing.assert_allclose(w_small / 0.01, w_he / math.sqrt(2 / 10), rtol=1e-12)
+    deeper = experiments.forward_activations("relu", "he", n_layers=4, width=10, n_samples=5, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(he.weights, deeper.weights))
 
 
 def test_forward_activations_float32():
@@ -42,28 +129,39 @@ def test_forward_activations_rejects():
 def test_gradient_flow_passes_a_gradient_check(activation):
     run = experiments.forward_activations(activation, "xavier", n_layers=3, width=6, n_samples=5, seed=1)
     flow = experiments.gradient_flow(run, seed=2)
-    upstream = np.random.default_rng(2).standard_normal(run.activations[-1].shape) / 5
+    layer = experiments.ACTIVATION_LAYERS[activation]()
 
     def loss():
         a = run.inputs
         for weights in run.weights:
-            a = experiments._activate(activation, a @ weights)
-        return float(np.sum(upstream * a))
+            a = layer.forward(a @ weights)
+        return float(np.sum(flow.upstream * a))
 
     for weights, grad in zip(run.weights, flow.weight_grads):
-        assert relative_error(numerical_gradient(loss, weights), grad) < 1e-7
+        # entries near 1e-5 carry a finite-difference rounding of ~1e-7 relative; a wrong backward is off by > 1e-3
+        assert relative_error(numerical_gradient(loss, weights), grad) < 1e-6
     np.testing.assert_allclose(flow.weight_grad_norm, [np.linalg.norm(g) for g in flow.weight_grads])
-    assert flow.activation_grad_std[-1] == pytest.approx(upstream.std())
+    assert flow.activation_grad_std[-1] == pytest.approx(flow.upstream.std())
+
+
+def test_upstream_gradient_has_its_own_stream():
+    # the draw that once reused the inputs' seed made g equal x exactly
+    run = experiments.forward_activations("sigmoid", "xavier", n_layers=2, width=30, n_samples=40, seed=5)
+    g = experiments.gradient_flow(run, seed=5).upstream * 40
+    assert not np.array_equal(g, run.inputs)
+    assert abs(np.corrcoef(g.ravel(), run.inputs.ravel())[0, 1]) < 0.1
+    np.testing.assert_allclose(g, np.random.default_rng([5, experiments.UPSTREAM_STREAM]).standard_normal((40, 30)),
+                               rtol=1e-15)
 
 
 def test_layer_statistics_by_hand():
     layers = [np.array([[0.0, 0.005], [0.5, 1.0]]), np.array([[0.2, 0.995, 0.4, 0.6]])]
     stats = experiments.layer_statistics(layers, low=0.0, high=1.0, margin=0.01)
-    np.testing.assert_allclose(stats["mean"], [1.505 / 4, 2.195 / 4])
-    np.testing.assert_allclose(stats["std"], [np.std(layers[0]), np.std(layers[1])])
-    np.testing.assert_allclose(stats["saturated"], [3 / 4, 1 / 4])
+    np.testing.assert_allclose(stats.mean, [1.505 / 4, 2.195 / 4])
+    np.testing.assert_allclose(stats.std, [np.std(layers[0]), np.std(layers[1])])
+    np.testing.assert_allclose(stats.saturated, [3 / 4, 1 / 4])
     relu = experiments.layer_statistics([np.array([0.0, 0.0, 0.3, 2.0])], **experiments.saturation_bounds("relu"))
-    assert relu["saturated"][0] == 0.5  # exact zeros count, small positive values do not
+    assert relu.saturated[0] == 0.5  # exact zeros count, small positive values do not
     assert set(experiments.saturation_bounds("tanh")) == {"low", "high", "margin"}
     with pytest.raises(ValueError):
         experiments.saturation_bounds("gelu")
@@ -92,30 +190,64 @@ def test_predicted_variance_recursion():
     assert experiments.predicted_activation_std("relu", "he", n_layers=3) == pytest.approx([math.sqrt(1 - 1 / math.pi)] * 3)
 
 
-def test_saito_experiment_table_shape():
-    table = experiments.saito_experiment(seed=0, n_layers=3, width=10, n_samples=20, activations=("relu",), inits=("he",))
-    assert set(table) == {("relu", "he")}
-    assert {key: value.shape for key, value in table["relu", "he"].items()} == {
-        "std": (3,), "saturated": (3,), "grad_norm": (3,)}
+def test_saito_study_shapes():
+    study = experiments.saito_study((0, 1), n_layers=3, width=10, n_samples=20, activations=("relu",), inits=("he",))
+    runs = study["relu", "he"]
+    assert set(study.settings) == {("relu", "he")}
+    for array in (runs.std, runs.saturated, runs.grad_norm, runs.activation_grad_std):
+        assert array.shape == (2, 3)
+    assert runs.grad_ratio.shape == (2,) and runs.backward_shrink.shape == (2, 2)
+
+
+def test_summary():
+    plain = experiments.Summary.of([1.0, 2.0, 3.0])
+    assert (plain.center, plain.low, plain.high, plain.count) == (2.0, 1.0, 3.0, 3)
+    assert plain.spread == pytest.approx(np.std([1, 2, 3]))
+    geometric = experiments.Summary.of([1e-3, 1e-1], log=True)
+    assert geometric.center == pytest.approx(1e-2) and geometric.spread == pytest.approx(10)
+    assert "×/÷" in str(geometric) and "2 seeds" in str(geometric)
+
+
+def test_experiments_import_no_plotting_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, lib.chapters.ch02_initialization.experiments; "
+            "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'IPython') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_scheme_label():
+    assert initializers.scheme_label("he") == "He √(2/n)" and initializers.scheme_label(0.01) == "std=0.01"
+    with pytest.raises(ValueError):
+        initializers.scheme_label("lecun")
 
 
 def test_figures_build():
     import matplotlib.pyplot as plt
 
-    fig = experiments.histogram_grid(0, activations=("relu", "sigmoid"), inits=("he", 0.01, 1.0), n_layers=2)
+    fig = figures.histogram_grid(0, activations=("relu", "sigmoid"), inits=("he", 0.01, 1.0), n_layers=2)
     assert len(fig.axes) == 6
-    assert "exactly 0: " in fig.axes[0].texts[0].get_text()   # ReLU panels state the fraction of zeros
-    assert "saturated: " in fig.axes[3].texts[0].get_text()
+    assert fig.axes[0].texts[0].get_text().startswith("zeros ")   # ReLU panels state the share of zeros
+    assert fig.axes[3].texts[0].get_text().startswith("saturated ")
+    assert len(fig.legends) == 1                                   # one legend for every panel
+    assert all(ax.get_xlabel() for ax in fig.axes)
     plt.close(fig)
-    fig = experiments.explorer_figure("tanh", 0.5, depth=7, width=20)
+    fig = figures.explorer_figure("tanh", 0.5, depth=7, width=20)
     assert len(fig.axes) == 6  # 5 histograms + the std profile
+    assert all(ax.get_xlabel() for ax in fig.axes)
     plt.close(fig)
-    fig = experiments.explorer_figure("relu", 0.01, depth=20, width=10)  # values underflow towards 0: still drawn
+    fig = figures.explorer_figure("relu", 0.01, depth=20, width=10)  # values underflow towards 0: still drawn
+    plt.close(fig)
+    study = experiments.saito_study((0,), n_samples=20)
+    fig = figures.gradient_profiles(study)
+    assert len(fig.legends) == 1 and all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
     plt.close(fig)
 
 
-def test_explorer_redraws_on_change():
-    widget = experiments.explorer("relu", "he", depth=3, width=20)
+def test_interactive_figure_redraws_on_change():
+    widget = figures.interactive_figure("relu", "he", depth=3, width=20)
     output = widget.children[-1]
     controls = widget.children[0].children
     depth_slider = controls[1].children[0]
@@ -125,10 +257,11 @@ def test_explorer_redraws_on_change():
     assert len(output.outputs) == 1                      # replaced, not appended
     after = output.outputs[0]["data"]["image/png"]
     assert after and after != before
+    assert figures.static_image(widget).data[:8] == b"\x89PNG\r\n\x1a\n"   # the picture shown now, as a PNG
 
 
-def test_explorer_custom_std_slider_is_live_only_for_a_custom_scheme():
-    widget = experiments.explorer("relu", "he", depth=3, width=20)
+def test_interactive_figure_custom_std_slider_is_live_only_for_a_custom_scheme():
+    widget = figures.interactive_figure("relu", "he", depth=3, width=20)
     scheme_box, custom_std = widget.children[0].children[0].children[1:3]
     assert custom_std.disabled
     scheme_box.value = "custom"

@@ -4,6 +4,7 @@ their bug; correct answers written differently pass."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,8 +121,8 @@ def test_xavier_correct(student):
 
 @pytest.mark.parametrize("student, message", [
     (make_initializer(1, std_of=lambda n, fi, fo, s: math.sqrt(2 / n)), "that is He's scale"),
-    (make_initializer(1, std_of=lambda n, fi, fo, s: 1 / n), "variance 1/n was used as the std"),
-    (make_initializer(1, fans=fans_swapped), "wrong axis"),
+    (make_initializer(1, std_of=lambda n, fi, fo, s: 1 / n), "variance was used as the std"),
+    (make_initializer(1, fans=fans_swapped), "wrong fan"),
     (make_initializer(1, std_of=lambda n, fi, fo, s: math.sqrt(1 / fi)), "mode='fan_out' is ignored"),
     (make_initializer(1, std_of=lambda n, fi, fo, s: math.sqrt(1 / n) if n in (fi, fo) else math.sqrt(1 / (fi + fo))),
      "you used the sum"),
@@ -149,8 +150,8 @@ def test_he_correct(student):
 
 @pytest.mark.parametrize("student, message", [
     (make_initializer(2, std_of=lambda n, fi, fo, s: math.sqrt(1 / n)), "that is Xavier's scale"),
-    (make_initializer(2, std_of=lambda n, fi, fo, s: 2 / n), "variance 2/n was used as the std"),
-    (make_initializer(2, fans=fans_swapped), "wrong axis"),
+    (make_initializer(2, std_of=lambda n, fi, fo, s: 2 / n), "variance was used as the std"),
+    (make_initializer(2, fans=fans_swapped), "wrong fan"),
     (make_initializer(2, fans=fans_no_kernel), "kernel size is ignored"),
     (make_initializer(2, fans=fans_total), "total number of weights"),
     (make_initializer(2, use_rng=False), "global state"),
@@ -237,3 +238,155 @@ def test_prediction_correct(answer):
 def test_prediction_wrong(answer, message):
     with pytest.raises(ExerciseFailure, match=message):
         checks.check_prediction(answer)
+
+
+def test_fans_message_hides_the_expected_pair():
+    with pytest.raises(ExerciseFailure) as failure:
+        checks.check_fans(fans_no_kernel)                # first wrong at (64, 32, 3, 3), whose fans are (288, 576)
+    assert "(288, 576)" not in str(failure.value) and "expected" not in str(failure.value)
+
+
+def test_prediction_message_hides_the_answer():
+    with pytest.raises(ExerciseFailure) as failure:
+        checks.check_prediction(0.9)
+    assert "0.82" not in str(failure.value) and "0.83" not in str(failure.value)
+
+
+def test_no_answer_key_in_plain_text():
+    source = (Path(checks.__file__)).read_text()
+    assert "1 - 1 / math.pi" not in source and "0.8256" not in source
+    assert '"b"' not in source.split("_DIAGNOSIS_FEEDBACK")[1].split("def check_diagnosis")[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# init-backward
+# ----------------------------------------------------------------------------------------------
+
+def backward_reference(x, weights, activations, upstream, derivative):
+    grads = [None] * len(weights)
+    dout = upstream
+    for l in reversed(range(len(weights))):
+        delta = dout * derivative(activations[l])
+        below = x if l == 0 else activations[l - 1]
+        grads[l] = below.T @ delta
+        dout = delta @ weights[l].T
+    return grads
+
+
+def backward_by_samples(x, weights, activations, upstream, derivative):
+    """Sums the per-sample outer products explicitly, and builds the list from the top."""
+    grads = []
+    dout = upstream
+    inputs = [x] + list(activations[:-1])
+    for W, a, below in zip(weights[::-1], activations[::-1], inputs[::-1]):
+        delta = dout * derivative(a)
+        grads.insert(0, sum(np.outer(below[n], delta[n]) for n in range(len(x))))
+        dout = np.einsum("nj,ij->ni", delta, W)
+    return tuple(grads)
+
+
+def backward_mutant(**switch):
+    def student(x, weights, activations, upstream, derivative):
+        from lib.checks.ch02_initialization import _backward_variant
+        return _backward_variant(x, weights, activations, upstream, derivative, **switch)
+    return student
+
+
+def backward_reversed(x, weights, activations, upstream, derivative):
+    return backward_reference(x, weights, activations, upstream, derivative)[::-1]
+
+
+def backward_own_output(x, weights, activations, upstream, derivative):
+    grads = [None] * len(weights)
+    dout = upstream
+    for l in reversed(range(len(weights))):
+        delta = dout * derivative(activations[l])
+        grads[l] = activations[l].T @ delta          # the layer's own output instead of its input
+        dout = delta @ weights[l].T
+    return grads
+
+
+@pytest.mark.parametrize("student", [backward_reference, backward_by_samples])
+def test_backward_correct(student):
+    checks.check_backward(student, hidden=True)
+
+
+@pytest.mark.parametrize("student, message", [
+    (backward_mutant(use_derivative=False), "without multiplying by φ'"),
+    (backward_mutant(pass_delta=False), "skips φ'"),
+    (backward_mutant(batch_mean=True), "divided by the batch size"),
+    (backward_mutant(first_sample=True), "only the first sample"),
+    (backward_reversed, "reverse order"),
+    (backward_own_output, "expected shape"),
+    (lambda x, weights, activations, upstream, derivative: None, "returned None"),
+])
+def test_backward_wrong(student, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_backward(student)
+
+
+# ----------------------------------------------------------------------------------------------
+# init-diagnose
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", ["b", " B "])
+def test_diagnosis_correct(answer):
+    checks.check_diagnosis(answer)
+
+
+@pytest.mark.parametrize("answer, message", [
+    ("a", "overshooting"), ("c", "zeros are not the difference"), ("d", "units differ"),
+    ("e", "capacity"), ("f", "one of the letters"), (2, "as a string"),
+])
+def test_diagnosis_wrong(answer, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_diagnosis(answer)
+
+
+def fixed(init, **changes):
+    def student(data, seed):
+        from lib.chapters.ch02_initialization import experiments
+        return experiments.build_network(data, init=init, hidden=changes.get("hidden", (40,) * 4),
+                                         activation=changes.get("activation", "relu"), seed=seed)
+    return student
+
+
+def fixed_by_hand(data, seed):
+    from lib.networks import MultiLayerNet
+    (x_train, _), _ = data
+    return MultiLayerNet(x_train.shape[1], [40, 40, 40, 40], 10, activation="relu", weight_init_std="relu", seed=seed)
+
+
+@pytest.mark.parametrize("student", [fixed("he"), fixed(0.2), fixed_by_hand])
+def test_fix_correct(student):
+    checks.check_fix(student, hidden=True)
+
+
+def fixed_with_batchnorm(data, seed):
+    from lib.networks import MultiLayerNet
+    return MultiLayerNet(64, [40] * 4, 10, activation="relu", weight_init_std=0.01, use_batchnorm=True, seed=seed)
+
+
+@pytest.mark.parametrize("student, message", [
+    (fixed(0.01), "activations still shrink"),
+    (fixed(1.0), "too large"),
+    (fixed("xavier"), "too slowly"),
+    (fixed("he", activation="tanh"), "keep the colleague's architecture"),
+    (fixed_with_batchnorm, "Batch Normalization would"),
+    (lambda data, seed: None, "returned None"),
+])
+def test_fix_wrong(student, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_fix(student)
+
+
+def test_diagnosis_feedback_on_dead_units_holds():
+    """Option c's feedback says the share of zeros is the same under He's init: check it on the colleague's net."""
+    from lib.chapters.ch02_initialization import experiments
+    from lib.data import load_dataset
+
+    data = load_dataset("digits", seed=0)
+    (x_train, t_train), _ = data
+    shares = [experiments.network_diagnostics(experiments.build_network(data, init=init, hidden=checks.FIX_HIDDEN),
+                                              x_train[:200], t_train[:200]).zero_share for init in (0.01, "he")]
+    np.testing.assert_array_equal(*shares)
