@@ -45,7 +45,7 @@ LEARNING_RATES = (LR, 3.0)
 BATCH_SIZES = (2, 32)
 BATCH_STUDY_UPDATES = 100
 BATCH_STUDY_LR = 0.05
-BATCH_STUDY_HIDDEN = (50, 50, 50)
+BATCH_STUDY_HIDDEN = (50, 50)
 NOISE_BATCH_SIZES = (4, 32, 128)
 
 # float64 unit roundoff u: every elementary operation is exact up to a factor (1 ± u).
