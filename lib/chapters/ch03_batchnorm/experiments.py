@@ -54,6 +54,9 @@ UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
 # and sums N terms (error ≤ N·u·Σ|terms|), so the difference is bounded by a small multiple of
 # N·u·T, T the size of the largest term: we state 8·N·u·T.
 ROUNDING_BOUND_UNITS = 8.0
+# Identities computed two ways (a mean of 8 numbers of size ≤ about 3; five running-average updates)
+# round to within a few dozen u of each other: we state 32·u.
+IDENTITY_BOUND = 32 * UNIT_ROUNDOFF
 # A centered difference with step h = 1e-5 in float64 errs by about h²·|f'''| + u·|f|/h ≈ 1e-10 to 1e-9
 # relative to the gradient: a correct backward agrees far below this bound, a wrong one far above.
 GRADCHECK_BOUND = 1e-6
@@ -363,6 +366,10 @@ class RobustnessStudy:
 
     def learns(self, kind: str, threshold: float = LEARNS_THRESHOLD) -> np.ndarray:
         return self.final_train_accuracy(kind) >= threshold
+
+    def scale_diverged(self, kind: str) -> np.ndarray:
+        """(seeds, scales): whether the run's loss blew up."""
+        return np.array([[h.diverged for h in row] for row in self.scale_histories[kind]])
 
     def diverged(self, kind: str) -> np.ndarray:
         """(seeds, lrs): whether the run's loss blew up."""

@@ -23,10 +23,11 @@ def spread_histograms(spread: experiments.ActivationSpread, *, weight_scale: flo
     """Histograms of each hidden layer's pre-activations, plain network above, BN network below."""
     layers = len(spread.plain_preactivations)
     fig, axes = plt.subplots(2, layers, figsize=figsize)
-    layer_histograms(axes[0], spread.plain_preactivations, row_label="plain", color=KIND_COLORS["plain"])
-    layer_histograms(axes[1], spread.batchnorm_preactivations, row_label="with BN", color=KIND_COLORS["batchnorm"])
-    for ax in axes[1]:
-        ax.set_xlabel("pre-activation")
+    layer_histograms(axes[0], spread.plain_preactivations, row_label="plain: count", color=KIND_COLORS["plain"])
+    layer_histograms(axes[1], spread.batchnorm_preactivations, row_label="with BN: count",
+                     color=KIND_COLORS["batchnorm"])
+    for ax in axes.flat:
+        ax.set_xlabel("value", fontsize="small")
     fig.suptitle(f"pre-activations of each hidden layer, weights with std {weight_scale:g}")
     fig.tight_layout()
     return fig
