@@ -171,9 +171,9 @@ GRADCHECK_RTOL, GRADCHECK_ATOL = 1e-5, 1e-7
 
 
 def _backward_result(exercise, what, result, shape, d):
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
+    if type(result) not in (tuple, list) or len(result) != 3:
         fail(exercise, f"{what}: expected a tuple (dx, dgamma, dbeta), got {type(result).__name__}"
-                       + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".")
+                       + (f" of length {len(result)}" if type(result) in (tuple, list) else "") + ".")
     dx, dgamma, dbeta = result
     for name, got in (("dgamma", dgamma), ("dbeta", dbeta)):
         if type(got) is np.ndarray and got.shape == shape and shape != (d,):
@@ -192,6 +192,8 @@ def _passes_on_one_sample(batchnorm_backward, rng, d, eps) -> bool:
             warnings.simplefilter("ignore")  # a formula that divides by N − 1 or by √σ² warns here; not our concern
             result = call_student("bn-backward", "batchnorm_backward on a batch of one", batchnorm_backward,
                                   dout, x, gamma, eps)
+        if type(result) not in (tuple, list) or len(result) != 3:
+            return False
         dx = result[0]
         return type(dx) is np.ndarray and dx.shape == x.shape and bool(
             np.allclose(dx, numerical_gradients(dout, x, gamma, np.zeros(d), eps)[0], rtol=GRADCHECK_RTOL,
