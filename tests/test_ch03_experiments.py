@@ -103,11 +103,6 @@ def test_batch_size_run_makes_the_same_number_of_updates_at_every_batch_size(tin
         assert len(history.train_loss) == 12, batch_size
 
 
-def test_describe_run_reports_divergence():
-    assert experiments.describe_run(History(test_acc=[0.1, 0.9])) == "test accuracy 0.900"
-    assert experiments.describe_run(History(diverged=True, diverged_at=4)) == "diverged at iteration 4"
-
-
 def test_mean_spread_and_rate_format_over_seeds():
     assert experiments.mean_spread([1.0, 3.0]) == "2.000 ± 1.000 (1.000–3.000)"
     assert experiments.rate([True, False, True]) == "2 of 3 seeds"

@@ -34,8 +34,6 @@ BATCH_SIZE = 50
 EPOCHS = 5
 LR = 0.05
 EVAL_SIZE = 200
-# "Learns" = reaches this training accuracy (10 classes: chance is about 0.1).
-LEARNS_THRESHOLD = 0.5
 # Weight init standard deviations compared (0.2 is He's √(2/50) for these layers), and learning rates
 # compared at the He scale (the first is the scale comparison's rate, so those runs are shared).
 WEIGHT_SCALES = (1.0, 0.2, 0.01)
@@ -118,12 +116,6 @@ def train_run(data, normalization: str = "batch", *, weight_init_std="relu", lr:
     history = train(network, SGD(lr=lr), data, epochs=epochs, batch_size=batch_size,
                     seed=stream(seed, ORDER_STREAM), eval_size=eval_size)
     return Run(network, history)
-
-
-def describe_run(history: History) -> str:
-    if history.diverged:
-        return f"diverged at iteration {history.diverged_at}"
-    return f"test accuracy {history.test_acc[-1]:.3f}"
 
 
 # --- §1 the spread of pre-activations -----------------------------------------------------------------
@@ -363,9 +355,6 @@ class RobustnessStudy:
     def final_train_accuracy(self, kind: str) -> np.ndarray:
         """(seeds, scales): the last epoch's training accuracy (a diverged run keeps its last one)."""
         return np.array([[h.train_acc[-1] for h in row] for row in self.scale_histories[kind]])
-
-    def learns(self, kind: str, threshold: float = LEARNS_THRESHOLD) -> np.ndarray:
-        return self.final_train_accuracy(kind) >= threshold
 
     def scale_diverged(self, kind: str) -> np.ndarray:
         """(seeds, scales): whether the run's loss blew up."""

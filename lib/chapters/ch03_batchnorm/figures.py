@@ -34,19 +34,26 @@ def spread_histograms(spread: experiments.ActivationSpread, *, weight_scale: flo
 
 
 def scale_curves(study: experiments.RobustnessStudy, *, figsize=(11, 3.8)):
-    """One panel per weight scale: training accuracy per epoch, one thin line per seed, BN and plain."""
+    """One panel per weight scale: training accuracy per epoch, one thin line per seed, BN and plain;
+    a run whose loss blew up ends with an ×."""
     fig, axes = plt.subplots(1, len(study.weight_scales), figsize=figsize, sharey=True)
     for j, (ax, scale) in enumerate(zip(axes, study.weight_scales)):
         for kind, style in (("batchnorm", "-"), ("plain", "--")):
             for i, row in enumerate(study.scale_histories[kind]):
-                ax.plot(row[j].train_acc, style, color=KIND_COLORS[kind], alpha=0.5, linewidth=1.2,
-                        label=KIND_LABELS[kind] if i == 0 else None)
-        ax.axhline(experiments.LEARNS_THRESHOLD, color="black", linewidth=0.8, linestyle=":")
+                history = row[j]
+                ax.plot(history.train_acc, style, color=KIND_COLORS[kind], alpha=0.5, linewidth=1.2,
+                        label=KIND_LABELS[kind] if i == 0 and j == 0 else None)
+                if history.diverged:
+                    ax.plot(len(history.train_acc) - 1, history.train_acc[-1], "x", color=KIND_COLORS[kind],
+                            markersize=9, label="diverged" if not any(t.get_label() == "diverged" for t in ax.lines)
+                            else None)
         ax.set_title(f"weights with std {scale:g}")
         ax.set_xlabel("epoch")
         ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("training accuracy")
-    axes[0].legend(loc="upper left", fontsize="small")
+    for ax in axes:
+        if ax.get_legend_handles_labels()[1]:
+            ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     return fig
 
@@ -125,7 +132,9 @@ def plot_lab_run(axes, history: History, *, weight_scale: float, lr: float, batc
     accuracy_ax.set_title(f"{KIND_LABELS[kind]}, W std {weight_scale:.2g}, lr {lr:.2g}: {status}", fontsize="medium")
     losses = np.asarray(history.train_loss, dtype=float)
     loss_ax.plot(np.where(np.isfinite(losses), losses, np.nan), color=color, label="mini-batch loss")
-    loss_ax.set_yscale("log")
+    finite = losses[np.isfinite(losses)]
+    if finite.size and finite.max() > 20 * finite.min():  # a blow-up: only a log scale shows both ends
+        loss_ax.set_yscale("log")
     loss_ax.set_xlabel("iteration")
     loss_ax.set_ylabel("mini-batch loss")
     loss_ax.legend(fontsize="small", loc="upper right")
