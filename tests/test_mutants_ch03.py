@@ -3,13 +3,14 @@ its bug, and correct answers written in different ways pass."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 import numpy as np
 import pytest
 
 from lib.checks import ch03_batchnorm as checks
-from lib.checks.core import ExerciseFailure
+from lib.checks.core import ExerciseFailure, answer_digest
 
 
 # --- bn-forward ---------------------------------------------------------------------------------------
@@ -205,7 +206,7 @@ BACKWARD_MUTANTS = {
     "unbiased variance": (backward_mutant(ddof=1), re.escape("1/(N−1)")),
     "eps outside the root": (backward_mutant(eps_inside=False), "outside the square root"),
     "gamma forgotten in dx": (backward_mutant(no_gamma=True), "γ is missing"),
-    "wrong sign": (backward_mutant(sign=True), "does not sum to zero|batch of one"),
+    "wrong sign": (backward_mutant(sign=True), "sign of dx is flipped"),
 }
 
 
@@ -265,3 +266,185 @@ def test_wrong_answers_fail_with_feedback(answers, message):
 def test_right_answers_pass(answers, capsys):
     checks.check_eval_questions(*answers)
     assert "bn-eval-question: passed" in capsys.readouterr().out
+
+
+# --- bn-backward: the batch-of-one trap ---------------------------------------------------------------
+
+def test_a_backward_that_passes_on_one_sample_is_told_about_the_trap():
+    with pytest.raises(ExerciseFailure, match="would have passed this backward"):
+        checks.check_batchnorm_backward(backward_mutant(var_path=False))
+
+
+def test_a_backward_that_fails_on_one_sample_too_gets_the_general_note():
+    def scaled(dout, x, gamma, eps):
+        dx, dgamma, dbeta = backward_closed_form(dout, x, gamma, eps)
+        return 2 * dx + 1.0, dgamma, dbeta
+
+    with pytest.raises(ExerciseFailure, match="this check uses batches") as failure:
+        checks.check_batchnorm_backward(scaled)
+    assert "would have passed" not in str(failure.value)
+
+
+def test_backward_messages_never_show_the_expected_values():
+    with pytest.raises(ExerciseFailure) as failure:
+        checks.check_batchnorm_backward(backward_mutant(var_path=False))
+    message = str(failure.value)
+    assert "expected [" not in message and "expected array" not in message
+
+
+# --- bn-diagnose --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("letter, message", [("a", "learning rate"), ("b", "initial scale"), ("d", "overfitting"),
+                                             ("e", "scales the pixels")])
+def test_wrong_diagnosis_gets_its_own_feedback(letter, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_diagnosis(letter)
+
+
+@pytest.mark.parametrize("answer, message", [(3, "one letter as a string"), ("f", "one of"), (None, "one letter")])
+def test_malformed_diagnosis_is_reported(answer, message):
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_diagnosis(answer)
+
+
+@pytest.mark.parametrize("answer", ["c", " C ", "(c)"])
+def test_right_diagnosis_passes(answer, capsys):
+    checks.check_diagnosis(answer)
+    assert "bn-diagnose: passed" in capsys.readouterr().out
+
+
+def test_answer_keys_are_not_stored_as_plain_letters():
+    source = open(checks.__file__, encoding="utf-8").read()
+    assert 'letter != "' not in source and "letter != '" not in source
+    assert checks.DIAGNOSIS_KEY == answer_digest("bn-diagnose", "c")
+
+
+def classify_broken(network, images):
+    """The broken service: one image at a time, in training mode."""
+    return np.array([int(network.predict(image[None, :], train_flg=True).argmax()) for image in images])
+
+
+def classify_train_mode_whole_batch(network, images):
+    return network.predict(images, train_flg=True).argmax(axis=1)
+
+
+def classify_train_mode_on_copies(network, images):
+    """Protects the running statistics but still normalizes each image by itself."""
+    return np.array([int(copy.deepcopy(network).predict(image[None, :], train_flg=True).argmax()) for image in images])
+
+
+def classify_warm_up_then_eval(network, images):
+    """'Adapts' the running statistics to the served images first: they leak into the model."""
+    network.predict(images, train_flg=True)
+    return network.predict(images, train_flg=False).argmax(axis=1)
+
+
+def classify_scores(network, images):
+    return network.predict(images, train_flg=False)
+
+
+def classify_float_labels(network, images):
+    return network.predict(images, train_flg=False).argmax(axis=1).astype(float)
+
+
+CLASSIFY_MUTANTS = {
+    "broken service unchanged": (classify_broken, "same label"),
+    "train mode on copies": (classify_train_mode_on_copies, "same label"),
+    "train mode, whole batch": (classify_train_mode_whole_batch, "changed the network's running statistics"),
+    "running statistics adapted to the served images": (classify_warm_up_then_eval, "running statistics"),
+    "scores instead of labels": (classify_scores, "one score per class"),
+    "float labels": (classify_float_labels, "integer class labels"),
+}
+
+
+@pytest.mark.parametrize("name", CLASSIFY_MUTANTS)
+def test_wrong_fix_fails_with_its_diagnosis(name):
+    mutant, message = CLASSIFY_MUTANTS[name]
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_classify(mutant)
+
+
+def test_train_mode_on_copies_of_the_whole_batch_is_caught_by_the_batch_dependence():
+    def whole_batch_on_a_copy(network, images):
+        return copy.deepcopy(network).predict(images, train_flg=True).argmax(axis=1)
+
+    with pytest.raises(ExerciseFailure, match="depends on the batch"):
+        checks.check_classify(whole_batch_on_a_copy)
+
+
+def classify_eval_batch(network, images):
+    return network.predict(images, train_flg=False).argmax(axis=1)
+
+
+def classify_eval_one_at_a_time(network, images):
+    return np.array([int(network.predict(image[None, :]).argmax()) for image in images], dtype=np.int64)
+
+
+def classify_eval_mode_switch(network, images):
+    """Sets every BN layer's mode by hand, the framework way (model.eval())."""
+    scores = network.predict(images, train_flg=False)
+    return np.argmax(scores, axis=1).astype(np.int32)
+
+
+@pytest.mark.parametrize("implementation", [classify_eval_batch, classify_eval_one_at_a_time, classify_eval_mode_switch])
+def test_correct_fix_passes(implementation, capsys):
+    checks.check_classify(implementation)
+    assert "bn-diagnose: passed" in capsys.readouterr().out
+
+
+# --- ln-forward ---------------------------------------------------------------------------------------
+
+def ln_keepdims(x, gamma, beta, eps):
+    mean = x.mean(axis=1, keepdims=True)
+    var = x.var(axis=1, keepdims=True)
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta
+
+
+def ln_transposed(x, gamma, beta, eps):
+    """BN's code on the transpose: per-sample statistics are per-column statistics of x.T."""
+    xt = x.T
+    x_hat = ((xt - xt.mean(axis=0)) / np.sqrt(xt.var(axis=0) + eps)).T
+    return gamma * x_hat + beta
+
+
+def ln_loop(x, gamma, beta, eps):
+    out = np.empty_like(x)
+    for i, row in enumerate(x):
+        centered = row - row.sum() / row.size
+        out[i] = gamma * centered / np.sqrt((centered ** 2).sum() / row.size + eps) + beta
+    return out
+
+
+def ln_mutant(**changes):
+    def wrong(x, gamma, beta, eps):
+        if changes.get("no_keepdims"):
+            return gamma * (x - x.mean(axis=1)) / np.sqrt(x.var(axis=1) + eps) + beta
+        if changes.get("no_affine"):
+            return checks.reference_layer_norm(x, 1.0, 0.0, eps)
+        return checks.reference_layer_norm(x, gamma, beta, eps, **changes)
+
+    return wrong
+
+
+LN_MUTANTS = {
+    "batch statistics (axis=0)": (ln_mutant(axis=0), "that is Batch Normalization"),
+    "unbiased variance": (ln_mutant(ddof=1), re.escape("1/(D−1)")),
+    "eps outside the root": (ln_mutant(eps_inside=False), "outside the square root"),
+    "statistics over the whole array": (ln_mutant(axis=None), "whole array"),
+    "gamma and beta not applied": (ln_mutant(no_affine=True), "not applied"),
+    "mean without keepdims": (ln_mutant(no_keepdims=True), "keepdims=True"),
+}
+
+
+@pytest.mark.parametrize("name", LN_MUTANTS)
+def test_wrong_layer_norm_fails_with_its_diagnosis(name):
+    mutant, message = LN_MUTANTS[name]
+    with pytest.raises(ExerciseFailure, match=message):
+        checks.check_layer_norm_forward(mutant)
+
+
+@pytest.mark.parametrize("implementation", [ln_keepdims, ln_transposed, ln_loop])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_correct_layer_norm_passes(implementation, seed, capsys):
+    checks.check_layer_norm_forward(implementation, seed=seed)
+    assert "ln-forward: passed" in capsys.readouterr().out

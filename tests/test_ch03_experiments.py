@@ -1,7 +1,11 @@
-"""Unit tests for lib.chapters.ch03_batchnorm.experiments: the networks it builds, the bookkeeping of its experiments, the
-probes that must not disturb the network they probe, the figures and the interactive lab."""
+"""Unit tests for chapter 3's experiments and figures: the networks they build, the bookkeeping of the
+experiments, the independence of their random streams, the probes that must not disturb the network
+they probe, the figures and the interactive figure."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import matplotlib
 
@@ -11,8 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from lib.chapters.ch03_batchnorm import experiments  # noqa: E402
 from lib import gradcheck  # noqa: E402
+from lib.chapters.ch03_batchnorm import experiments, figures  # noqa: E402
 from lib.layers import BatchNormalization, LayerNormalization  # noqa: E402
 from lib.training import History  # noqa: E402
 
@@ -20,6 +24,19 @@ from lib.training import History  # noqa: E402
 @pytest.fixture(scope="module")
 def tiny_data():
     return experiments.load_data("digits", n_train=120, seed=0)
+
+
+def test_experiments_import_neither_matplotlib_nor_widgets():
+    code = ("import sys, lib.chapters.ch03_batchnorm.experiments; "
+            "print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_each_seed_splits_into_independent_streams():
+    streams = {experiments.stream(seed, k) for seed in range(5) for k in range(5)}
+    assert len(streams) == 25
+    assert experiments.stream(3, 1) == experiments.stream(3, 1)
 
 
 def test_load_data_keeps_the_first_n_training_samples_as_float32():
@@ -41,6 +58,7 @@ def test_build_network_puts_the_requested_normalization_after_each_hidden_affine
         assert kinds == ["Affine", layer_type.__name__, "ReLU"] * 2 + ["Affine"]
         for index, layer in enumerate(network.normalization_layers, start=1):
             assert layer.gamma is network.params[f"gamma{index}"]  # updates reach the layer
+    assert network.output_size == 10
 
 
 def test_build_network_rejects_unknown_normalization(tiny_data):
@@ -60,36 +78,34 @@ def test_layer_norm_network_passes_a_gradient_check():
         assert gradcheck.relative_error(grads[key], numerical) < 1e-6, key
 
 
-def test_scale_sweep_counts_scales_that_reach_the_threshold():
-    def history(final):
-        return History(train_acc=[0.1, final])
-
-    sweep = experiments.ScaleSweep(np.array([1.0, 0.1, 0.01]), [history(0.2), history(0.5), history(0.49)],
-                             [history(0.9), history(0.8), history(0.7)])
-    np.testing.assert_array_equal(sweep.final_train_accuracy("plain"), [0.2, 0.5, 0.49])
-    np.testing.assert_array_equal(sweep.learns("plain"), [False, True, False])
-    assert sweep.learns("batchnorm").sum() == 3
-    assert sweep.learns("batchnorm", threshold=0.75).sum() == 2
+def test_normwise_relative_error():
+    assert experiments.normwise_relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert experiments.normwise_relative_error(np.ones(3), -np.ones(3)) == pytest.approx(1.0)
+    # one entry near 0 does not dominate, unlike the elementwise error
+    a, b = np.array([1.0, 1e-9]), np.array([1.0, 2e-9])
+    assert experiments.normwise_relative_error(a, b) < 1e-9 < gradcheck.relative_error(a, b)
 
 
-def test_weight_scale_sweep_trains_each_scale_with_and_without_bn(tiny_data):
-    sweep = experiments.weight_scale_sweep(tiny_data, scales=[0.1, 0.001], epochs=1, hidden=(8, 8))
-    assert len(sweep.plain) == len(sweep.batchnorm) == 2
-    assert all(len(history.train_acc) == 2 for history in sweep.plain + sweep.batchnorm)
+def test_robustness_study_shares_the_runs_at_the_he_scale_and_base_rate(tiny_data, monkeypatch):
+    monkeypatch.setattr(experiments, "load_data", lambda dataset, seed: tiny_data)
+    study = experiments.robustness_study((0,), weight_scales=(0.2, 0.01), lrs=(experiments.LR, 3.0), epochs=1)
+    he = study.weight_scales.index(experiments.HE_SCALE)
+    for kind in ("plain", "batchnorm"):
+        assert study.scale_histories[kind][0][he] is study.lr_histories[kind][0][0]
+    assert study.final_train_accuracy("plain").shape == (1, 2)
+    assert study.diverged("plain").shape == study.final_test_accuracy("batchnorm").shape == (1, 2)
+    assert study.reference[0][1].history is study.scale_histories["batchnorm"][0][he]
 
 
-def test_batch_size_comparison_makes_the_same_number_of_updates_at_every_batch_size(tiny_data):
-    runs = experiments.batch_size_comparison(tiny_data, batch_sizes=(2, 8, 32), normalizations=("batch",),
-                                       iterations=12, hidden=(8,))
-    for batch_size, history in runs["batch"].items():
+def test_batch_size_run_makes_the_same_number_of_updates_at_every_batch_size(tiny_data):
+    for batch_size in (2, 8, 32):
+        history = experiments.batch_size_run(tiny_data, "batch", batch_size, updates=12, hidden=(8,))
         assert len(history.train_loss) == 12, batch_size
-    accuracy = experiments.final_test_accuracy(runs)
-    assert set(accuracy["batch"]) == {2, 8, 32}
 
 
-def test_describe_run_reports_divergence():
-    assert experiments.describe_run(History(test_acc=[0.1, 0.9])) == "test accuracy 0.900"
-    assert experiments.describe_run(History(diverged=True, diverged_at=4)) == "diverged at iteration 4"
+def test_mean_spread_and_rate_format_over_seeds():
+    assert experiments.mean_spread([1.0, 3.0]) == "2.000 ± 1.000 (1.000–3.000)"
+    assert experiments.rate([True, False, True]) == "2 of 3 seeds"
 
 
 def test_wrong_backward_differs_from_the_layer_only_through_the_variance_path():
@@ -108,32 +124,43 @@ def test_probes_do_not_disturb_the_network_they_probe(tiny_data):
     network.predict(tiny_data[0][0], train_flg=True)  # some non-trivial running statistics
     before = [(bn.running_mean.copy(), bn.running_var.copy()) for bn in network.batchnorm_layers]
     (x_test, t_test) = tiny_data[1]
-    pitfalls = experiments.train_eval_pitfalls(network, x_test, t_test, max_samples=50)
+    probe = experiments.train_eval_pitfalls(network, x_test, t_test, max_samples=50, single_samples=20)
     experiments.batch_noise(network, x_test, batch_sizes=(4,), trials=3)
     for bn, (mean, var) in zip(network.batchnorm_layers, before):
         np.testing.assert_array_equal(bn.running_mean, mean)
         np.testing.assert_array_equal(bn.running_var, var)
-    assert pitfalls["train_batch_of_one_distinct_predictions"] == 1  # even untrained: every output is β
-    assert set(pitfalls) >= {"eval", "train_whole_test_set", "train_batch_of_one", "eval_skewed", "train_skewed"}
+    assert probe.distinct_predictions == 1  # even untrained: every BN output is β
+    assert probe.train_batch_of_one <= probe.chance
 
 
-def test_figures_draw(tiny_data):
-    sweep = experiments.weight_scale_sweep(tiny_data, scales=experiments.SCALES[:5], epochs=1, hidden=(8,))
-    fig = experiments.plot_sweep_grid(sweep)
-    assert sum(ax.get_visible() for ax in fig.axes) == 5
+def test_figures_draw(tiny_data, monkeypatch):
+    monkeypatch.setattr(experiments, "load_data", lambda dataset, seed, n_train=None: tiny_data)
+    study = experiments.robustness_study((0, 1), epochs=1)
+    for fig in (figures.scale_curves(study), figures.learning_rate_curves(study)):
+        for ax in fig.axes:
+            assert ax.get_xlabel()
+        assert fig.axes[0].get_ylabel() and fig.axes[0].get_legend() is not None
+        plt.close(fig)
+    fig = figures.spread_histograms(experiments.activation_spread(tiny_data, seed=0), weight_scale=0.01)
     plt.close(fig)
     fig, ax = plt.subplots()
-    experiments.plot_sweep_summary(ax, [sweep, sweep])
-    assert len(ax.lines) == 5  # BN and plain per sweep, plus the threshold
+    figures.pitfall_bars(ax, experiments.pitfall_statistics(study))
+    assert ax.get_xlabel() and ax.get_legend() is not None
+    plt.close(fig)
+    batch_study = experiments.BatchSizeStudy((0, 1), (2, 32), 10, {"batch": np.array([[0.2, 0.9], [0.3, 0.8]]),
+                                                                  "layer": np.array([[0.5, 0.9], [0.6, 0.9]])})
+    fig, ax = plt.subplots()
+    figures.batch_size_plot(ax, batch_study)
+    assert ax.get_xlabel() and ax.get_ylabel() and len(ax.get_legend().get_texts()) == 2
     plt.close(fig)
     fig, axes = plt.subplots(1, 2)
-    experiments.plot_lab_run(axes, History(train_acc=[0.1, 0.5], test_acc=[0.1, 0.4], train_loss=[2.3, float("nan")],
-                                     diverged=True), weight_scale=0.01, lr=3.0, batchnorm=False)
+    figures.plot_lab_run(axes, History(train_acc=[0.1, 0.5], test_acc=[0.1, 0.4], train_loss=[2.3, float("nan")],
+                                       diverged=True), weight_scale=0.01, lr=3.0, batchnorm=False)
     assert "DIVERGED" in axes[0].get_title()
     plt.close(fig)
 
 
-def test_interactive_lab_retrains_on_change_and_caches(tiny_data, monkeypatch):
+def test_interactive_figure_retrains_on_change_and_caches(tiny_data, monkeypatch):
     calls = []
     real_run = experiments.lab_run
 
@@ -142,7 +169,7 @@ def test_interactive_lab_retrains_on_change_and_caches(tiny_data, monkeypatch):
         return real_run(*args, **kwargs)
 
     monkeypatch.setattr(experiments, "lab_run", counting_run)
-    lab = experiments.interactive_lab(tiny_data, epochs=1)
+    lab = figures.interactive_figure(tiny_data, epochs=1)
     scale_slider, lr_slider, toggle = lab.children[0].children
     assert len(calls) == 1  # the first picture
     toggle.value = not toggle.value
