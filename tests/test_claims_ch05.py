@@ -66,7 +66,7 @@ def test_log_uniform_gives_every_decade_the_same_share(seed):
 
 # --------------------------------------------------------------------------- random search (§4, §5)
 
-def test_nothing_learns_with_saitos_learning_rates_in_ten_epochs(study):
+def test_nothing_learns_with_saitos_learning_rates_in_a_short_trial(study):
     assert np.all(study.small_lr_best < 0.4)
 
 
