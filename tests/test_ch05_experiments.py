@@ -128,6 +128,12 @@ def test_figures_draw_with_labelled_axes():
     figures.plot_search_scatter(axes[3], trials, {"box": {"lr": (1e-4, 1.0), "weight_decay": (1e-8, 1e-4)}})
     for ax in axes:
         assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    fig, axes = plt.subplots(1, 2)
+    figures.plot_paired(axes[0], np.array([0.5, 0.6]), np.array([0.7, 0.9]), ("a", "b"), "accuracy", (0, 1))
+    optimism = experiments.SelectionOptimism(np.array([0.9, 0.92]), np.array([0.88, 0.9]), np.array([0.89, 0.9]))
+    figures.plot_optimism(axes[1], optimism)
+    assert all(ax.get_ylabel() and ax.get_legend() is not None for ax in axes)
+    assert axes[1].get_xlabel()
     figure = plt.figure()
     figures.plot_best_curves(figure, trials, k=2, columns=2)
     assert len(figure.axes) == 2 and all(ax.get_xlabel() for ax in figure.axes)

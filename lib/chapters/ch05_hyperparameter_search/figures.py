@@ -57,7 +57,7 @@ def plot_search_scatter(ax, trials: list[Trial], boxes: dict[str, dict] | None =
     ax.set_yscale("log")
     ax.set_xlabel("learning rate η")
     ax.set_ylabel("weight decay λ")
-    ax.legend(fontsize="small", loc="upper left")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
     ax.figure.colorbar(points, ax=ax, label="validation accuracy")
 
 
@@ -75,7 +75,7 @@ def plot_sampling(axes, seed: int = 0, n: int = 2000) -> None:
     beta_uniform, beta_log = rng_uniform.uniform(0.9, 0.999, n), one_minus_log_uniform(0.9, 0.999, n, rng_log)
     bins = np.logspace(1, 3, 41)
     axes[1].hist(1 / (1 - beta_uniform), bins=bins, alpha=0.6, label="β uniform")
-    axes[1].hist(1 / (1 - beta_log), bins=bins, alpha=0.6, label="1 − β log-uniform")
+    axes[1].hist(1 / (1 - beta_log), bins=bins, alpha=0.6, label="window log-uniform")
     axes[1].set_xscale("log")
     axes[1].set_xlabel("averaging window 1/(1 − β)")
     axes[1].set_title("β in [0.9, 0.999]")
