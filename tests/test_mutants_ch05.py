@@ -21,37 +21,41 @@ def expect_failure(check, implementation, match: str) -> None:
 
 # --------------------------------------------------------------------------- hp-sampler
 
-def sampler_exponent(low, high, size, rng):
-    return 10.0 ** rng.uniform(np.log10(low), np.log10(high), size)
+def beta_distance(low, high, size, rng):
+    return 1.0 - 10.0 ** rng.uniform(np.log10(1 - high), np.log10(1 - low), size)
 
 
-def sampler_natural(low, high, size, rng):
-    return np.exp(rng.uniform(np.log(low), np.log(high), size))
+def beta_window(low, high, size, rng):
+    windows = np.exp(rng.uniform(np.log(1 / (1 - low)), np.log(1 / (1 - high)), size))
+    return 1.0 - 1.0 / windows
 
 
-def sampler_power(low, high, size, rng):
-    return low * (high / low) ** rng.random(size)
+def beta_power(low, high, size, rng):
+    return 1.0 - (1 - high) * ((1 - low) / (1 - high)) ** rng.random(size)
 
 
-@pytest.mark.parametrize("sampler", [sampler_exponent, sampler_natural, sampler_power])
-def test_correct_samplers_pass(sampler):
-    checks.check_log_uniform(sampler)
+@pytest.mark.parametrize("sampler", [beta_distance, beta_window, beta_power])
+def test_correct_beta_samplers_pass(sampler):
+    checks.check_beta_sampler(sampler)
 
 
 @pytest.mark.parametrize("sampler, match", [
-    (lambda low, high, size, rng: rng.uniform(low, high, size), "drew uniformly between low and high"),
-    (lambda low, high, size, rng: np.exp(rng.uniform(np.log10(low), np.log10(high), size)), "natural log / log10"),
-    (lambda low, high, size, rng: 10 ** rng.uniform(np.log(low), np.log(high), size), "natural log / log10"),
-    (lambda low, high, size, rng: rng.uniform(np.log10(low), np.log10(high), size), "returned the exponents"),
-    (lambda low, high, size, rng: 10 ** np.random.uniform(np.log10(low), np.log10(high), size), "global state"),
-    (lambda low, high, size, rng: 10 ** rng.uniform(-6, -2, size), "hard-coded"),
-    (lambda low, high, size, rng: 10 ** rng.uniform(np.log10(low), np.log10(high)), "pass `size`"),
-    (lambda low, high, size, rng: (10 ** rng.uniform(np.log10(low), np.log10(high), size)).astype(np.float32),
-     "dtype float64"),
+    (lambda low, high, size, rng: rng.uniform(low, high, size), "lowest decade: β itself was drawn uniformly"),
+    (lambda low, high, size, rng: 10 ** rng.uniform(np.log10(low), np.log10(high), size), "lowest decade"),
+    (lambda low, high, size, rng: 1 - 1 / rng.uniform(1 / (1 - low), 1 / (1 - high), size),
+     "highest decade: the window 1/\\(1 − β\\) was drawn uniformly"),
+    (lambda low, high, size, rng: 10 ** rng.uniform(np.log10(1 - high), np.log10(1 - low), size),
+     "returned 1 − β"),
+    (lambda low, high, size, rng: 1 - 10 ** np.random.uniform(np.log10(1 - high), np.log10(1 - low), size),
+     "global state"),
+    (lambda low, high, size, rng: 1 - 10 ** rng.uniform(-3, -1, size), "outside \\[low, high\\]"),
+    (lambda low, high, size, rng: 1 - 10 ** rng.uniform(np.log10(1 - high), np.log10(1 - low)), "pass `size`"),
+    (lambda low, high, size, rng: (1 - 10 ** rng.uniform(np.log10(1 - high), np.log10(1 - low), size)).astype(np.float32),
+     "dtype float32"),
     (lambda low, high, size, rng: None, "got None"),
 ])
-def test_wrong_samplers_fail(sampler, match):
-    expect_failure(checks.check_log_uniform, sampler, match)
+def test_wrong_beta_samplers_fail(sampler, match):
+    expect_failure(checks.check_beta_sampler, sampler, match)
 
 
 # --------------------------------------------------------------------------- hp-random-search
@@ -232,3 +236,227 @@ def narrow_clipped(values, scores, top_k, margin):
 ])
 def test_wrong_narrowing_fails(narrow, match):
     expect_failure(checks.check_narrow_range, narrow, match)
+
+
+# --------------------------------------------------------------------------- hp-diagnose
+
+@pytest.mark.parametrize("answer", ["b", " B ", "b\n"])
+def test_the_flaw_is_recognised(answer):
+    checks.check_flaw_choice(answer)
+
+
+@pytest.mark.parametrize("answer, match", [
+    ("a", "the number that fell is the test accuracy"),
+    ("c", "nothing in the numbers points to different data"),
+    ("d", "right direction"),
+    (None, "set FLAW"),
+    (2, "must be one of"),
+    ("e", "must be one of"),
+])
+def test_wrong_flaws_get_their_feedback(answer, match):
+    expect_failure(checks.check_flaw_choice, answer, match)
+
+
+def test_the_answer_key_is_a_salted_digest():
+    assert len(checks._FLAW_KEY) == 64 and checks._FLAW_KEY == checks.answer_digest("hp-diagnose", "b")
+
+
+# --------------------------------------------------------------------------- hp-diagnose-fix
+
+def select_max(trials):
+    return max((t for t in trials if not math.isnan(t.val_acc)), key=lambda t: t.val_acc)
+
+
+def select_nanargmax(trials):
+    return trials[int(np.nanargmax([t.val_acc for t in trials]))]
+
+
+def select_loop(trials):
+    best = None
+    for trial in trials:
+        if trial.val_acc == trial.val_acc and (best is None or trial.val_acc > best.val_acc):
+            best = trial
+    return best
+
+
+@pytest.mark.parametrize("select", [select_max, select_nanargmax, select_loop])
+def test_correct_selections_pass(select):
+    checks.check_select(select)
+
+
+def select_flawed(trials):
+    shortlist = [t for t in trials if t.test_acc >= 0.90]
+    return max(shortlist, key=lambda t: t.val_acc)
+
+
+def select_tie_break_on_test(trials):
+    finished = [t for t in trials if not math.isnan(t.val_acc)]
+    return max(finished, key=lambda t: (t.val_acc, t.test_acc))
+
+
+def select_argmax(trials):
+    return trials[int(np.argmax([t.val_acc for t in trials]))]
+
+
+def select_min(trials):
+    return min((t for t in trials if not math.isnan(t.val_acc)), key=lambda t: t.val_acc)
+
+
+def select_copy(trials):
+    import copy
+    return copy.copy(select_max(trials))
+
+
+@pytest.mark.parametrize("select, match", [
+    (select_flawed, "read test_acc"),
+    (select_tie_break_on_test, "read test_acc"),
+    (select_argmax, "diverged trial"),
+    (select_min, "min instead of max"),
+    (select_copy, "not a copy"),
+    (lambda trials: None, "got None"),
+])
+def test_wrong_selections_fail(select, match):
+    expect_failure(checks.check_select, select, match)
+
+
+# --------------------------------------------------------------------------- hp-border
+
+def border_log(values, scores, low, high, fraction):
+    finished = ~np.isnan(scores)
+    best = values[finished][np.argmax(scores[finished])]
+    position = np.log(best / low) / np.log(high / low)
+    return "upper" if position >= 1 - fraction else "lower" if position <= fraction else None
+
+
+def border_thresholds(values, scores, low, high, fraction):
+    best = max((s, v) for v, s in zip(values, scores) if not math.isnan(s))[1]
+    width = math.log10(high) - math.log10(low)
+    if math.log10(best) >= math.log10(high) - fraction * width:
+        return "upper"
+    if math.log10(best) <= math.log10(low) + fraction * width:
+        return "lower"
+    return None
+
+
+@pytest.mark.parametrize("border", [border_log, border_thresholds])
+def test_correct_border_checks_pass(border):
+    checks.check_border(border)
+
+
+def border_linear(values, scores, low, high, fraction):
+    best = values[np.nanargmax(scores)]
+    position = (best - low) / (high - low)
+    return "upper" if position >= 1 - fraction else "lower" if position <= fraction else None
+
+
+def border_nan(values, scores, low, high, fraction):
+    best = values[np.argmax(scores)]
+    position = np.log10(best / low) / np.log10(high / low)
+    return "upper" if position >= 1 - fraction else "lower" if position <= fraction else None
+
+
+def border_largest_value(values, scores, low, high, fraction):
+    position = np.log10(values.max() / low) / np.log10(high / low)
+    return "upper" if position >= 1 - fraction else "lower" if position <= fraction else None
+
+
+def border_swapped(values, scores, low, high, fraction):
+    side = border_log(values, scores, low, high, fraction)
+    return {"upper": "lower", "lower": "upper", None: None}[side]
+
+
+def border_fixed_fraction(values, scores, low, high, fraction):
+    return border_log(values, scores, low, high, 0.1)
+
+
+@pytest.mark.parametrize("border, match", [
+    (border_linear, "linear scale"),
+    (border_nan, "NaN score"),
+    (border_largest_value, "largest value tried"),
+    (border_swapped, "swapped"),
+    (border_fixed_fraction, "fraction is hard-coded"),
+    (lambda *args: "top", "different string"),
+    (lambda *args: True, "got bool"),
+])
+def test_wrong_border_checks_fail(border, match):
+    expect_failure(checks.check_border, border, match)
+
+
+# --------------------------------------------------------------------------- hp-capstone
+
+from lib.optimizers import SGD  # noqa: E402
+from lib.training import train  # noqa: E402
+
+
+def capstone_search(data, budget, hidden=(100,), lrs=(0.1, 0.3, 1.0), seed=0):
+    order = np.random.default_rng(seed).permutation(len(data.x))
+    validation = (data.x[order[:200]], data.t[order[:200]])
+    fit = (data.x[order[200:]], data.t[order[200:]])
+    trials = []
+    for i, lr in enumerate(lrs):
+        network = data.new_network(hidden, seed=seed + i)
+        history = train(network, SGD(lr=lr), (fit, validation), epochs=2, batch_size=100, seed=seed + i)
+        trials.append((np.nan_to_num(history.test_acc[-1]), i, network, lr))
+    _, _, network, lr = max(trials, key=lambda trial: trial[:2])
+    epochs = (budget - data.used) // (len(data.x) // 100 * 100)
+    train(network, SGD(lr=lr), ((data.x, data.t), validation), epochs=int(epochs), batch_size=100, seed=seed + 10)
+    return network
+
+
+def capstone_one_good_run(data, budget):
+    network = data.new_network((50,))
+    epochs = budget // (len(data.x) // 100 * 100)
+    train(network, SGD(lr=1.0), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=int(epochs), batch_size=100)
+    return network
+
+
+@pytest.mark.parametrize("train_best", [capstone_search, capstone_one_good_run,
+                                        lambda data, budget: capstone_search(data, budget, hidden=(50,), seed=2)])
+@pytest.mark.parametrize("threshold", checks.CAPSTONE_THRESHOLDS)
+def test_good_capstones_reach_every_threshold(train_best, threshold):
+    checks.check_capstone(train_best, threshold)
+
+
+def capstone_over_budget(data, budget):
+    network = data.new_network()
+    train(network, SGD(lr=0.3), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=30, batch_size=100)
+    return network
+
+
+def capstone_own_network(data, budget):
+    from lib.networks import MultiLayerNet
+
+    network = MultiLayerNet(64, [50], 10, seed=0, dtype=np.float32)
+    train(network, SGD(lr=0.3), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=20, batch_size=100)
+    return network
+
+
+def capstone_tiny_lr(data, budget):
+    network = data.new_network()
+    train(network, SGD(lr=0.003), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=20, batch_size=100)
+    return network
+
+
+def capstone_untuned(data, budget):
+    network = data.new_network()
+    train(network, SGD(lr=0.02), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=20, batch_size=100)
+    return network
+
+
+@pytest.mark.parametrize("train_best, threshold, match", [
+    (capstone_over_budget, 0.85, "over budget"),
+    (capstone_own_network, 0.85, "built by data.new_network"),
+    (capstone_tiny_lr, 0.85, "below 85%"),
+    (capstone_untuned, 0.95, "below 95%"),
+    (lambda data, budget: None, 0.85, "got None"),
+])
+def test_weak_or_cheating_capstones_fail(train_best, threshold, match):
+    expect_failure(lambda f: checks.check_capstone(f, threshold), train_best, match)
+
+
+def test_the_capstone_data_holds_no_held_out_sample():
+    data = checks.capstone_data()
+    (x, t), (x_held, t_held) = checks._capstone_split()
+    assert len(data.x) + len(x_held) == 1797
+    seen = {row.tobytes() for row in data.x}
+    assert sum(row.tobytes() in seen for row in x_held) <= 5   # digits has a few duplicate images

@@ -1,14 +1,19 @@
-"""Checks for chapter 5's exercises: a log-uniform sampler, a random-search loop that chooses on
-validation data only, and a coarse-to-fine range proposal.
+"""Checks for chapter 5's exercises: a β sampler, a random-search loop that chooses on validation data only,
+a coarse-to-fine range proposal, a flawed study to diagnose and fix, the border check, and the capstone.
 
-- ``hp-sampler``:        ``log_uniform(low, high, size, rng) -> ndarray`` — 10**U(log10 low, log10 high),
-  drawn from ``rng``. Checked statistically with fixed seeds: range, shape, dtype, the quantiles of
-  log10 of the samples, and that the samples come from ``rng``. Any correct way of drawing passes.
+- ``hp-sampler``:        ``sample_beta(low, high, size, rng) -> ndarray`` — β in [low, high] whose averaging
+  windows 1/(1 − β) are spread evenly over their decades (1 − β log-uniform), drawn from ``rng``. Checked
+  statistically with fixed seeds; any correct way of drawing passes.
 - ``hp-random-search``:  ``random_search(sample_config, run_trial, n_trials, rng) -> (best_config, best_result)``
   — the best by ``result.val_acc`` (NaN = diverged, never the best); ``result.test_acc`` must never
   be read. The check's results record every attribute read.
 - ``hp-narrow``:         ``narrow_range(values, scores, top_k, margin) -> (low, high)`` — the span of the
   ``top_k`` values by score (NaN ignored), widened by ``margin`` decades on each side.
+- ``hp-diagnose``:       which flaw explains a study's numbers (a letter; the key is a salted digest).
+- ``hp-diagnose-fix``:   ``select(trials) -> trial`` — the best by validation accuracy, never reading ``test_acc``.
+- ``hp-border``:         ``border_check(values, scores, low, high, fraction) -> 'lower' | 'upper' | None``.
+- ``hp-capstone``:       ``train_best(data, budget) -> network`` trained within ``budget`` per-example gradient
+  evaluations (counted by the network's ``gradient``), scored on a held-out split the student never sees.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import math
 
 import numpy as np
 
-from lib.checks.core import call_student, expect_scalar, fail, passed
+from lib.checks.core import SCALAR_TYPES, answer_digest, call_student, expect_scalar, fail, passed
 
-__all__ = ["check_log_uniform", "check_random_search", "check_narrow_range", "reference_narrow_range"]
+__all__ = ["check_beta_sampler", "check_random_search", "check_narrow_range", "reference_narrow_range",
+           "check_flaw_choice", "check_select", "check_border", "capstone_data", "check_capstone"]
 
 
 # --------------------------------------------------------------------------- hp-sampler
@@ -28,83 +34,74 @@ def _inside(samples, low, high) -> bool:
     return bool(np.all(samples >= low * (1 - 1e-12)) and np.all(samples <= high * (1 + 1e-12)))
 
 
-def _range_diagnosis(samples: np.ndarray, low: float, high: float) -> str:
-    """Name the mistake that puts samples outside [low, high], when it can be told."""
-    lo, hi = math.log10(low), math.log10(high)
-    if np.all(samples >= lo - 1e-9) and np.all(samples <= hi + 1e-9):
-        return ("the samples lie between log10(low) and log10(high): you returned the exponents — "
-                "raise 10 to them.")
-    if _inside(samples, math.exp(lo), math.exp(hi)):
-        return ("the samples lie between e**log10(low) and e**log10(high): you drew exponents in base 10 "
-                "but exponentiated with np.exp (natural log / log10 confusion).")
-    if _inside(samples, 10 ** math.log(low), 10 ** math.log(high)):
-        return ("the samples lie between 10**ln(low) and 10**ln(high): you took natural logs (np.log) and "
-                "raised 10 to them (natural log / log10 confusion) — use the same base both ways.")
-    return "every sample must lie in [low, high]."
+def _window_decades(beta: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Share of the samples' averaging windows 1/(1 − β) per decade between the range's windows."""
+    windows = 1.0 / (1.0 - beta)
+    edges = np.log10(1.0 / (1.0 - np.array([low, high])))
+    bins = np.linspace(edges[0], edges[1], int(round(edges[1] - edges[0])) + 1)
+    counts, _ = np.histogram(np.log10(windows), bins=bins)
+    return counts / beta.size
 
 
-def check_log_uniform(log_uniform) -> None:
-    """``log_uniform(low, high, size, rng)``: float64 array of shape ``size`` in [low, high] whose log10
-    is uniform, drawn from ``rng``."""
+def _window_diagnosis(shares: np.ndarray) -> str:
+    if shares[0] > 0.6:
+        return ("most windows fall in the lowest decade: β itself was drawn uniformly (or log-uniformly, which "
+                "for β near 1 is nearly the same) — near 1, the distance 1 − β is what must spread over decades.")
+    if shares[-1] > 0.6:
+        return ("most windows fall in the highest decade: the window 1/(1 − β) was drawn uniformly — a uniform "
+                "draw over [10, 1000] puts most of its mass in the top decade.")
+    return "every decade of the window 1/(1 − β) must get the same share of samples."
+
+
+def check_beta_sampler(sample_beta) -> None:
+    """``sample_beta(low, high, size, rng)``: float64 array of shape ``size`` in [low, high] (both near
+    1) whose averaging windows 1/(1 − β) are spread evenly over their decades, drawn from ``rng``."""
     exercise = "hp-sampler"
-    low, high, n = 1e-6, 1e-2, 20_000
-    what = f"log_uniform({low:g}, {high:g}, {n}, rng)"
-    samples = call_student(exercise, what, log_uniform, low, high, n, np.random.default_rng(2024))
-    if samples is None:
-        fail(exercise, f"{what}: got None — did you forget to `return` the samples?")
-    if not isinstance(samples, np.ndarray):
-        fail(exercise, f"{what}: expected a numpy array of shape ({n},), got {type(samples).__name__} — "
-                       "pass `size` on to the generator.")
-    if samples.shape != (n,):
-        fail(exercise, f"{what}: expected shape ({n},), got {samples.shape} — pass `size` on to the generator.")
-    if samples.dtype != np.float64:
-        fail(exercise, f"{what}: expected dtype float64, got {samples.dtype}.")
-    if not np.all(np.isfinite(samples)):
-        fail(exercise, f"{what}: contains NaN or inf.")
-    if not _inside(samples, low, high):
-        fail(exercise, f"{what}: samples range from {samples.min():.3g} to {samples.max():.3g}, outside "
-                       f"[{low:g}, {high:g}]. Likely bug: {_range_diagnosis(samples, low, high)}")
-
-    exponents = np.log10(samples)
-    quantiles = np.array([0.1, 0.25, 0.5, 0.75, 0.9])
-    expected = math.log10(low) + quantiles * (math.log10(high) - math.log10(low))
-    got = np.quantile(exponents, quantiles)
-    # 20,000 draws: a quantile of log10 has a standard deviation below 0.015; 0.06 is four of them.
-    if not np.allclose(got, expected, atol=0.06):
-        below_top_decade = float(np.mean(samples < high / 10))
-        shown = ", ".join(f"{q:.0%}: {g:.2f} (expected {e:.2f})" for q, g, e in zip(quantiles, got, expected))
-        if below_top_decade < 0.2:
-            fail(exercise, f"{what}: quantiles of log10(samples) are {shown}. Only {below_top_decade:.1%} of the "
-                           f"samples fall below {high / 10:g}, where a log-uniform sampler puts 75 %. Likely bug: "
-                           "you drew uniformly between low and high (rng.uniform(low, high)) instead of drawing "
-                           "the exponent uniformly.")
-        fail(exercise, f"{what}: quantiles of log10(samples) are {shown}: log10 of the samples must be "
-                       "uniform between log10(low) and log10(high).")
-
-    again = call_student(exercise, what, log_uniform, low, high, n, np.random.default_rng(2024))
-    other = call_student(exercise, what, log_uniform, low, high, n, np.random.default_rng(7))
-    if not np.array_equal(np.asarray(again), samples):
-        fail(exercise, f"{what}: two calls with generators seeded alike gave different samples. Likely bug: "
-                       "you drew from np.random's global state instead of the `rng` argument.")
-    if np.array_equal(np.asarray(other), samples):
-        fail(exercise, f"{what}: generators with different seeds gave the same samples — draw from `rng`.")
-
-    low2, high2, size2 = 1e-3, 1e-1, (40, 50)
-    what2 = f"log_uniform({low2:g}, {high2:g}, {size2}, rng)"
-    block = call_student(exercise, what2, log_uniform, low2, high2, size2, np.random.default_rng(5))
-    if not isinstance(block, np.ndarray) or block.shape != size2:
-        fail(exercise, f"{what2}: expected an array of shape {size2}, got "
-                       f"{getattr(block, 'shape', type(block).__name__)}.")
-    if _inside(block, low, high) and not _inside(block, low2, high2):
-        fail(exercise, f"{what2}: samples lie in [{low:g}, {high:g}], not in [{low2:g}, {high2:g}]. Likely bug: "
-                       "low and high are hard-coded — use the arguments.")
-    if not _inside(block, low2, high2):
-        fail(exercise, f"{what2}: samples outside [{low2:g}, {high2:g}]. Likely bug: {_range_diagnosis(block, low2, high2)}")
-    median = float(np.median(np.log10(block)))
-    if abs(median - (-2.0)) > 0.15:
-        fail(exercise, f"{what2}: median of log10(samples) is {median:.2f}, expected about -2.00 "
-                       "(low and high must not be hard-coded).")
-    passed(exercise, "range, shape, dtype, log10 quantiles and use of rng are right")
+    for low, high in ((0.9, 0.999), (0.99, 0.9999)):
+        n = 20_000
+        what = f"sample_beta({low:g}, {high:g}, {n}, rng)"
+        samples = call_student(exercise, what, sample_beta, low, high, n, np.random.default_rng(2024))
+        if samples is None:
+            fail(exercise, f"{what}: got None — did you forget to `return` the samples?")
+        if type(samples) is not np.ndarray:
+            fail(exercise, f"{what}: expected a numpy array, got {type(samples).__name__} — pass `size` on to "
+                           "the generator.")
+        if samples.shape != (n,):
+            fail(exercise, f"{what}: got shape {samples.shape}, not the shape `size` asks for — pass `size` on "
+                           "to the generator.")
+        if samples.dtype != np.float64:
+            fail(exercise, f"{what}: got dtype {samples.dtype}; β needs float64 (float32 cannot tell 0.9999 "
+                           "from its neighbours well enough).")
+        if not np.all(np.isfinite(samples)):
+            fail(exercise, f"{what}: contains NaN or inf.")
+        if not _inside(samples, low, high):
+            hint = ""
+            if _inside(samples, 1 - high, 1 - low):
+                hint = " Likely bug: you returned 1 − β (the distance to 1), not β."
+            elif _inside(samples, 1 / (1 - low), 1 / (1 - high)):
+                hint = " Likely bug: you returned the window 1/(1 − β), not β."
+            fail(exercise, f"{what}: samples range from {samples.min():.6g} to {samples.max():.6g}, outside "
+                           f"[low, high].{hint}")
+        shares = _window_decades(samples, low, high)
+        # 20,000 draws: a decade's share has a standard deviation below 0.004; 0.03 is far beyond it.
+        if np.max(np.abs(shares - 1 / shares.size)) > 0.03:
+            shown = ", ".join(f"{share:.0%}" for share in shares)
+            fail(exercise, f"{what}: the windows 1/(1 − β) of your samples fall into their decades with shares "
+                           f"{shown}. Likely bug: {_window_diagnosis(shares)}")
+        again = call_student(exercise, what, sample_beta, low, high, n, np.random.default_rng(2024))
+        other = call_student(exercise, what, sample_beta, low, high, n, np.random.default_rng(7))
+        if type(again) is not np.ndarray or not np.array_equal(again, samples):
+            fail(exercise, f"{what}: two calls with generators seeded alike gave different samples. Likely bug: "
+                           "you drew from np.random's global state instead of the `rng` argument.")
+        if type(other) is np.ndarray and np.array_equal(other, samples):
+            fail(exercise, f"{what}: generators with different seeds gave the same samples — draw from `rng`.")
+    size = (40, 50)
+    block = call_student(exercise, f"sample_beta(0.9, 0.999, {size}, rng)", sample_beta, 0.9, 0.999, size,
+                         np.random.default_rng(5))
+    if type(block) is not np.ndarray or block.shape != size:
+        fail(exercise, f"sample_beta(0.9, 0.999, {size}, rng): expected an array of shape {size} — pass `size` on "
+                       "to the generator.")
+    passed(exercise, "range, shape, dtype, windows spread evenly over their decades, draws from rng")
 
 
 # --------------------------------------------------------------------------- hp-random-search
@@ -192,17 +189,17 @@ def check_random_search(random_search) -> None:
                            "in order.")
         if got is None:
             fail(exercise, f"{what}: got None — return (best_config, best_result).")
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
+        if type(got) not in (tuple, list) or len(got) != 2:
             fail(exercise, f"{what}: expected a pair (best_config, best_result), got {type(got).__name__}.")
         best_config, best_result = got
         expected = int(np.nanargmax(np.array(vals)))
-        if best_config not in sampled:
+        if type(best_config) is not dict or best_config not in sampled:
             fail(exercise, f"{what}: best_config {best_config!r:.80} is not one of the sampled configs.")
         chosen = sampled.index(best_config)
         if chosen != expected:
-            fail(exercise, f"{what}: returned trial {chosen} (val_acc {vals[chosen]}), expected trial {expected} "
-                           f"(val_acc {vals[expected]}). Likely bug: {_search_diagnosis(chosen, vals, tests)}")
-        if not isinstance(best_result, _Result) or best_result.config != best_config:
+            fail(exercise, f"{what}: returned trial {chosen} (val_acc {vals[chosen]}), which is not the trial "
+                           f"to choose. Likely bug: {_search_diagnosis(chosen, vals, tests)}")
+        if type(best_result) is not _Result or best_result.config != best_config:
             fail(exercise, f"{what}: best_result must be what run_trial returned for best_config, got "
                            f"{best_result!r:.80}.")
     passed(exercise, "best by validation accuracy, diverged trials skipped, test accuracy never read")
@@ -264,24 +261,331 @@ def check_narrow_range(narrow_range) -> None:
         got = call_student(exercise, what, narrow_range, values, scores, top_k, margin)
         if got is None:
             fail(exercise, f"{what}: got None — return (low, high).")
-        if not isinstance(got, (tuple, list, np.ndarray)) or len(got) != 2:
-            fail(exercise, f"{what}: expected a pair (low, high), got {got!r:.80}.")
-        low, high = (float(v) for v in got)
+        if type(got) not in (tuple, list) or len(got) != 2 or any(type(v) not in SCALAR_TYPES for v in got):
+            fail(exercise, f"{what}: expected a pair of numbers (low, high), got {type(got).__name__}.")
+        low, high = (float(np.asarray(v)) for v in got)
         expected = reference_narrow_range(values, scores, top_k, margin)
         best = float(values[np.nanargmax(scores)])
         if np.allclose([low, high], expected, rtol=1e-6):
             continue
         if np.allclose([10 ** low, 10 ** high], expected, rtol=1e-6):
-            fail(exercise, f"{what}: expected ({expected[0]:.4g}, {expected[1]:.4g}), got ({low:.4g}, {high:.4g}). "
+            fail(exercise, f"{what}: got ({low:.4g}, {high:.4g}), which is wrong. "
                            "Likely bug: you returned log10 of the bounds — return the values (10**…).")
         for diagnosis, switches in _NARROW_BUGS.items():
             wrong = _bug_answer(values, scores, top_k, margin, switches)
             if np.allclose([low, high], wrong, rtol=1e-6, equal_nan=True):
-                fail(exercise, f"{what}: expected ({expected[0]:.4g}, {expected[1]:.4g}), got ({low:.4g}, "
-                               f"{high:.4g}). Likely bug: {diagnosis}")
+                fail(exercise, f"{what}: got ({low:.4g}, {high:.4g}), which is wrong. Likely bug: {diagnosis}")
         if not (low <= best <= high):
             fail(exercise, f"{what}: the range ({low:.4g}, {high:.4g}) does not contain the best value {best:.4g}: "
                            "a narrowed range must keep the best trials inside (do not clip it to the old range).")
         expect_scalar(exercise, f"{what}[0] (low)", low, expected[0])
         expect_scalar(exercise, f"{what}[1] (high)", high, expected[1])
     passed(exercise, "span of the top_k by score, NaN ignored, widened in decades")
+
+
+# --------------------------------------------------------------------------- hp-diagnose
+
+_FLAW_KEY = answer_digest("hp-diagnose", "b")
+_FLAW_FEEDBACK = {
+    "a": "a small validation set makes the choice noisy, but the number that fell is the test accuracy. Read the "
+         "selection code line by line and ask which data each line looks at.",
+    "c": "nothing in the numbers points to different data: the fresh score agrees with the validation accuracy the "
+         "choice was made on. What disagrees is the reported test score — read the selection code.",
+    "d": "max over val_acc is the right direction — a higher accuracy is better. The flaw is elsewhere in the "
+         "selection code.",
+}
+
+
+def check_flaw_choice(answer) -> None:
+    """The letter naming the flaw of the study in the exercise text."""
+    exercise = "hp-diagnose"
+    if answer is None:
+        fail(exercise, "set FLAW to the letter of your answer, e.g. FLAW = \"a\".")
+    if type(answer) is not str or answer.strip().lower() not in ("a", "b", "c", "d"):
+        fail(exercise, "FLAW must be one of the strings \"a\", \"b\", \"c\", \"d\".")
+    letter = answer.strip().lower()
+    if answer_digest(exercise, letter) != _FLAW_KEY:
+        fail(exercise, f"({letter}) is not the flaw: {_FLAW_FEEDBACK[letter]}")
+    passed(exercise, "the shortlist reads the test set, so the reported test accuracy was chosen on")
+
+
+# --------------------------------------------------------------------------- hp-diagnose-fix
+
+class _Trial:
+    """What the check hands to ``select``: ``config``, ``val_acc`` and a ``test_acc`` that notes every read."""
+
+    def __init__(self, index, val_acc, test_acc, log):
+        self.config = {"trial": index}
+        self.val_acc = val_acc
+        self._test_acc = test_acc
+        self._log = log
+
+    @property
+    def test_acc(self):
+        self._log.append(self.config["trial"])
+        return self._test_acc
+
+    def __repr__(self):
+        return f"Trial({self.config['trial']}, val_acc={self.val_acc})"
+
+
+# (val, test): the best by validation has a test accuracy under the flawed shortlist's 0.90; NaN = diverged.
+_SELECT_CASES = [
+    ([0.81, 0.93, math.nan, 0.90, 0.88, 0.62], [0.84, 0.86, math.nan, 0.95, 0.91, 0.60]),
+    ([math.nan, 0.72, 0.91, 0.89, 0.55], [math.nan, 0.74, 0.88, 0.93, 0.57]),
+]
+
+
+def check_select(select) -> None:
+    """``select(trials)`` returns the trial with the highest validation accuracy (NaN never wins) and
+    never reads ``test_acc``: the check's trials note every read."""
+    exercise = "hp-diagnose-fix"
+    for case, (vals, tests) in enumerate(_SELECT_CASES, start=1):
+        log = []
+        trials = [_Trial(i, v, t, log) for i, (v, t) in enumerate(zip(vals, tests))]
+        what = f"select(trials) on case {case}"
+        # Not deep-copied: the trials must stay the check's own, so every read lands in ``log``.
+        chosen = call_student(exercise, what, lambda: select(list(trials)))
+        if log:
+            fail(exercise, f"{what}: your selection read test_acc. Any use of the test set — a filter, a "
+                           "tie-break, a print — makes it part of the choice, and the reported test accuracy "
+                           "becomes a score you optimized. Choose on val_acc only.")
+        if chosen is None:
+            fail(exercise, f"{what}: got None — return the chosen trial.")
+        if type(chosen) is not _Trial:
+            fail(exercise, f"{what}: expected one of the trials, got {type(chosen).__name__}.")
+        if not any(chosen is trial for trial in trials):
+            fail(exercise, f"{what}: return one of the trials you were given, not a copy.")
+        index = chosen.config["trial"]
+        finite = [i for i, v in enumerate(vals) if not math.isnan(v)]
+        best = max(finite, key=lambda i: vals[i])
+        if index == best:
+            continue
+        if math.isnan(vals[index]):
+            bug = ("a diverged trial (val_acc = NaN) was chosen: NaN compares False with everything, so np.argmax "
+                   "picks it and a max started from a NaN never moves. Skip NaN trials.")
+        elif index == min(finite, key=lambda i: vals[i]):
+            bug = "the worst trial by validation accuracy: min instead of max (or a reversed comparison)."
+        else:
+            bug = "the chosen trial is not the best by validation accuracy among the finished trials."
+        fail(exercise, f"{what}: returned trial {index} (val_acc {vals[index]}), which is wrong. Likely bug: {bug}")
+    passed(exercise, "best by validation accuracy, diverged trials skipped, test accuracy never read")
+
+
+# --------------------------------------------------------------------------- hp-border
+
+def reference_border(values, scores, low, high, fraction, *, linear=False, nan_is_best=False, by_value=False,
+                     swapped=False):
+    """The right answer, and (with the switches) what known mistakes produce."""
+    values, scores = np.asarray(values, dtype=float), np.asarray(scores, dtype=float)
+    if by_value:
+        best = values.max()
+    elif nan_is_best:
+        best = values[int(np.argmax(scores))]
+    else:
+        best = values[int(np.nanargmax(scores))]
+    if linear:
+        position = (best - low) / (high - low)
+    else:
+        position = (math.log10(best) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    side = "upper" if position >= 1 - fraction else "lower" if position <= fraction else None
+    if swapped and side is not None:
+        side = {"upper": "lower", "lower": "upper"}[side]
+    return side
+
+
+_BORDER_CASES = [
+    # the best (0.6) is inside on a linear scale, at the top on a log scale
+    (np.array([1e-3, 0.6, 2e-2]), np.array([0.20, 0.93, 0.70]), 1e-4, 1.0, 0.1),
+    # the best (0.05) is near the bottom on a linear scale, inside on a log scale
+    (np.array([1e-3, 0.05, 3e-4, 0.3]), np.array([0.40, 0.90, 0.20, math.nan]), 1e-4, 1.0, 0.1),
+    # the best is the smallest value, near the lower border; the largest value is near the upper one
+    (np.array([1.5e-8, 3e-6, 5e-5]), np.array([0.91, 0.85, 0.60]), 1e-8, 1e-4, 0.1),
+    # a diverged trial (NaN) at the largest value: np.argmax picks it
+    (np.array([0.9, 1e-2, 2e-3]), np.array([math.nan, 0.80, 0.60]), 1e-4, 1.0, 0.1),
+    # fraction 0.2: 85 % of the way up counts as the upper border
+    (np.array([3e-3, 1e-5]), np.array([0.30, 0.10]), 1e-6, 1e-2, 0.2),
+]
+
+_BORDER_BUGS = {
+    "the position was measured on a linear scale: the range is searched on a log scale, so measure the best "
+    "value's position between log10(low) and log10(high).": dict(linear=True),
+    "a diverged trial (NaN score) was taken as the best: np.argmax picks NaN. Ignore NaN scores.": dict(nan_is_best=True),
+    "you looked at the largest value tried, not at the value of the best-scoring trial.": dict(by_value=True),
+    "'lower' and 'upper' are swapped.": dict(swapped=True),
+}
+
+
+def check_border(border_check) -> None:
+    """``border_check(values, scores, low, high, fraction)`` returns 'upper' or 'lower' when the best
+    trial's value lies within ``fraction`` of the log-width of [low, high] from that border, else None."""
+    exercise = "hp-border"
+    for case, (values, scores, low, high, fraction) in enumerate(_BORDER_CASES, start=1):
+        what = f"border_check(values, scores, low={low:g}, high={high:g}, fraction={fraction}) (case {case})"
+        got = call_student(exercise, what, border_check, values, scores, low, high, fraction)
+        if got is not None and type(got) is not str:
+            fail(exercise, f"{what}: expected 'lower', 'upper' or None, got {type(got).__name__}.")
+        if got not in (None, "lower", "upper"):
+            fail(exercise, f"{what}: expected 'lower', 'upper' or None, got a different string.")
+        expected = reference_border(values, scores, low, high, fraction)
+        if got == expected:
+            continue
+        if fraction != 0.1 and got == reference_border(values, scores, low, high, 0.1):
+            fail(exercise, f"{what}: returned {got!r}, which is wrong. Likely bug: the fraction is hard-coded — use "
+                           "the `fraction` argument.")
+        for diagnosis, switches in _BORDER_BUGS.items():
+            if got == reference_border(values, scores, low, high, fraction, **switches):
+                fail(exercise, f"{what}: returned {got!r}, which is wrong. Likely bug: {diagnosis}")
+        fail(exercise, f"{what}: returned {got!r}, which is wrong: find the best finished trial, then its "
+                       "value's position as a fraction of the range's log-width.")
+    passed(exercise, "best value's position on a log scale, NaN ignored, both borders, any fraction")
+
+
+# --------------------------------------------------------------------------- hp-capstone
+
+CAPSTONE_BUDGET = 24_000   # per-example gradient evaluations (e.g. 240 mini-batches of 100)
+CAPSTONE_THRESHOLDS = (0.85, 0.92, 0.95)
+_HELD_OUT = 597
+_PRIVATE_PERMUTATION_SEED = 0x5F3759DF
+
+
+class BudgetExceeded(RuntimeError):
+    """More per-example gradients were asked for than the budget allows."""
+
+
+class _Counter:
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.used = 0
+
+    def spend(self, examples: int) -> None:
+        if self.used + examples > self.budget:
+            raise BudgetExceeded(f"this gradient call would use {self.used + examples} per-example gradients, over "
+                                 f"the budget of {self.budget}: train with fewer or smaller mini-batches")
+        self.used += examples
+
+
+def _counting_network_class():
+    from lib.networks import MultiLayerNet
+
+    class CountingNetwork(MultiLayerNet):
+        """A MultiLayerNet whose every ``gradient`` call spends len(x) of the capstone's budget."""
+
+        _counter: _Counter
+
+        def gradient(self, x, t):
+            self._counter.spend(len(x))
+            return super().gradient(x, t)
+
+    return CountingNetwork
+
+
+class CapstoneData:
+    """What ``train_best`` gets: training images ``x`` and labels ``t`` (the held-out split is not
+    here), ``n_classes``, ``budget``, and ``new_network(...)``, the only way to build the network to
+    return (its ``gradient`` counts against the budget)."""
+
+    def __init__(self, x, t, budget: int):
+        self.x, self.t = x, t
+        self.n_classes = 10
+        self.budget = budget
+        self._counter = _Counter(budget)
+        self._class = _counting_network_class()
+        self._made: list = []
+
+    @property
+    def used(self) -> int:
+        """Per-example gradients spent so far."""
+        return self._counter.used
+
+    def new_network(self, hidden=(50,), *, weight_decay: float = 0.0, activation: str = "relu", seed: int = 0):
+        """A fresh network 64 → hidden → 10 (He init, float32) whose gradients count against the budget."""
+        network = self._class(self.x.shape[1], list(hidden), self.n_classes, activation=activation,
+                              weight_decay_lambda=weight_decay, seed=seed, dtype=np.float32)
+        network._counter = self._counter
+        self._made.append(network)
+        return network
+
+
+def _capstone_split():
+    from lib.data import load_dataset
+
+    (x_a, t_a), (x_b, t_b) = load_dataset("digits", seed=0, dtype=np.float32)
+    x, t = np.concatenate([x_a, x_b]), np.concatenate([t_a, t_b])
+    order = np.random.default_rng(_PRIVATE_PERMUTATION_SEED).permutation(len(x))
+    held, kept = order[:_HELD_OUT], order[_HELD_OUT:]
+    return (x[kept], t[kept]), (x[held], t[held])
+
+
+def capstone_data(budget: int = CAPSTONE_BUDGET) -> CapstoneData:
+    """The training data the check gives ``train_best`` (fresh copies, a fresh budget), to try your code on."""
+    (x, t), _ = _capstone_split()
+    return CapstoneData(x.copy(), t.copy(), budget)
+
+
+_CAPSTONE_RESULTS: dict = {}
+
+
+def _held_out_accuracy(exercise: str, train_best) -> float:
+    """Run ``train_best`` once per function object (the threshold cells share the run) and score it."""
+    cached = _CAPSTONE_RESULTS.get(id(train_best))
+    if cached is not None and cached[0] is train_best:
+        if isinstance(cached[1], str):
+            fail(exercise, cached[1])
+        return cached[1]
+    try:
+        accuracy = _run_capstone(exercise, train_best)
+    except Exception as error:
+        _CAPSTONE_RESULTS[id(train_best)] = (train_best, str(error).removeprefix(f"[{exercise}] "))
+        raise
+    _CAPSTONE_RESULTS[id(train_best)] = (train_best, accuracy)
+    return accuracy
+
+
+def _run_capstone(exercise: str, train_best) -> float:
+    from lib.networks import MultiLayerNet
+
+    (x, t), (x_held, t_held) = _capstone_split()
+    data = CapstoneData(x.copy(), t.copy(), CAPSTONE_BUDGET)
+    what = f"train_best(data, budget={CAPSTONE_BUDGET})"
+    try:
+        network = train_best(data, CAPSTONE_BUDGET)
+    except BudgetExceeded as error:
+        fail(exercise, f"{what}: over budget — {error}.")
+    except NotImplementedError as error:
+        fail(exercise, f"{what} is not implemented yet ({error}): replace the `raise NotImplementedError` line.")
+    except Exception as error:  # student code may raise anything
+        fail(exercise, f"{what} raised {type(error).__name__}: {error}.")
+    if network is None:
+        fail(exercise, f"{what}: got None — return the trained network.")
+    if not any(network is made for made in data._made):
+        fail(exercise, f"{what}: return a network built by data.new_network(...) (its gradients are the ones the "
+                       "budget counts), got something else.")
+    if data.used > CAPSTONE_BUDGET:
+        fail(exercise, f"{what}: used {data.used} per-example gradients, over the budget of {CAPSTONE_BUDGET}.")
+    # Score a clean copy of the returned weights, so nothing the student's object overrides runs here.
+    params = network.params
+    clean = MultiLayerNet(x.shape[1], list(network.hidden_size_list), 10, activation=network.activation,
+                          seed=0, dtype=np.float32)
+    for key, value in clean.params.items():
+        got = params[key] if key in params else None
+        if type(got) is not np.ndarray or got.shape != value.shape or got.dtype.kind != "f" \
+                or not np.all(np.isfinite(got)):
+            fail(exercise, f"{what}: the returned network's {key} is not a finite array of shape {value.shape} "
+                           "(did training diverge?).")
+        value[...] = got
+    return float(np.mean(clean.predict(x_held).argmax(axis=1) == t_held))
+
+
+def check_capstone(train_best, threshold: float) -> None:
+    """One point per threshold the network's held-out accuracy reaches; the held-out split is drawn by a
+    private permutation, and the accuracy is never shown (only whether each threshold is reached)."""
+    exercise = "hp-capstone"
+    if threshold not in CAPSTONE_THRESHOLDS:
+        raise ValueError(f"threshold must be one of {CAPSTONE_THRESHOLDS}")
+    accuracy = _held_out_accuracy(exercise, train_best)
+    if accuracy < threshold:
+        fail(exercise, f"held-out accuracy below {threshold:.0%}. Spend the budget where it pays: a few short trials "
+                       "over a log-scaled learning-rate range chosen on a validation split you cut from data.x, "
+                       "then train the winner with what is left.")
+    passed(exercise, f"held-out accuracy reaches {threshold:.0%} within {CAPSTONE_BUDGET} per-example gradients")

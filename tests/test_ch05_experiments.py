@@ -1,4 +1,5 @@
-"""Unit tests of lib.chapters.ch05_hyperparameter_search.experiments: samplers, grids, range narrowing, trial bookkeeping."""
+"""Unit tests of chapter 5's experiments and figures: samplers, grids, range narrowing, trial bookkeeping, the
+layout rule (experiments never import matplotlib)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,15 @@ import numpy as np
 import pytest
 
 from lib.chapters.ch05_hyperparameter_search import experiments
+
+
+def test_experiments_import_no_plotting():
+    import subprocess
+    import sys
+
+    code = ("import sys; from lib.chapters.ch05_hyperparameter_search import experiments; "
+            "assert not {'matplotlib', 'ipywidgets'} & set(sys.modules), 'plotting imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_log_uniform_range_shape_dtype_and_reproducibility():
@@ -60,7 +70,10 @@ def test_best_and_top_trials_skip_diverged():
     assert len(table) == 3 and "0.700" in table[1]
 
 
-def test_border_warnings():
+def test_border_side_and_warnings():
+    assert experiments.border_side(0.9, 1e-4, 1.0) == "upper"
+    assert experiments.border_side(1.2e-4, 1e-4, 1.0) == "lower"
+    assert experiments.border_side(1e-2, 1e-4, 1.0) is None
     space = {"lr": (1e-6, 1e-2)}
     assert experiments.border_warnings(space, [make_trial(0.5, lr=5e-3), make_trial(0.2, lr=1e-5)]) == {"lr": "upper"}
     assert experiments.border_warnings(space, [make_trial(0.5, lr=2e-6)]) == {"lr": "lower"}
@@ -78,53 +91,61 @@ def test_selection_optimism_is_zero_without_noise_and_positive_with_it():
     rng = np.random.default_rng(0)
     identical = [experiments.Trial({"lr": 1.0}, [0, 0.5], [], np.arange(200) % 2 == 0, False, 0.0) for _ in range(5)]
     result = experiments.selection_optimism(identical, splits=50)
-    np.testing.assert_allclose(result["reported"] + (1 - result["fresh"]), 1.0 + result["reported"] - result["fresh"])
+    np.testing.assert_allclose(result.reported, result.validation_choice + result.reported - result.fresh)
     noisy = [experiments.Trial({"lr": 1.0}, [0, 0.5 + 0.01 * i], [], rng.random(200) < 0.8, False, 0.0) for i in range(30)]
     result = experiments.selection_optimism(noisy, splits=200)
-    assert np.mean(result["reported"] - result["fresh"]) > 0.02
-
-
-def test_best_of_random_subsets_is_bounded_by_the_pool():
-    trials = [make_trial(v) for v in np.linspace(0.1, 0.9, 12)]
-    best = experiments.best_of_random_subsets(trials, 4, 500, seed=1)
-    assert best.max() == pytest.approx(0.9) and best.min() >= np.sort(np.linspace(0.1, 0.9, 12))[3] - 1e-12
+    assert result.gap > 0.02
 
 
 def test_run_trial_is_reproducible_and_uses_validation_data():
     data = experiments.make_search_data("digits", n_train=200, seed=0)
-    a = experiments.run_trial({"lr": 0.2, "weight_decay": 1e-5}, data, epochs=2, seed=3)
-    b = experiments.run_trial({"lr": 0.2, "weight_decay": 1e-5}, data, epochs=2, seed=3)
+    a = experiments.run_trial({"lr": 0.2, "weight_decay": 1e-5}, data, epochs=2, init_seed=3, shuffle_seed=4)
+    b = experiments.run_trial({"lr": 0.2, "weight_decay": 1e-5}, data, epochs=2, init_seed=3, shuffle_seed=4)
     assert a.val_curve == b.val_curve and len(a.val_curve) == 3
     assert a.test_correct.shape == (len(data.test[1]),)
     assert 0 <= a.test_acc <= 1
 
 
-def test_figures_draw_without_error():
+def test_every_draw_has_its_own_stream():
+    configs = experiments.stream(0, "wide").random(3)
+    assert not np.allclose(configs, experiments.stream(0, "fine").random(3))
+    assert not np.allclose(configs, experiments.stream(1, "wide").random(3))
+    init = experiments.stream_seeds(0, "wide", 1, 4)
+    assert len(set(init) | set(experiments.stream_seeds(0, "wide", 2, 4)) | set(experiments.stream_seeds(1, "wide", 1, 4))) == 12
+
+
+def test_figures_draw_with_labelled_axes():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from lib.chapters.ch05_hyperparameter_search import figures
+
     trials = [make_trial(v, lr=lr) for v, lr in zip((0.3, 0.8, 0.6), (1e-3, 1e-1, 1.0))]
     fig, axes = plt.subplots(1, 4)
-    experiments.plot_sampling(axes[:2], np.random.default_rng(0), n=200)
-    experiments.plot_regrets(axes[2], experiments.synthetic_grid_vs_random(repeats=50))
-    experiments.plot_search_scatter(axes[3], trials, {"box": {"lr": (1e-4, 1.0), "weight_decay": (1e-8, 1e-4)}})
+    figures.plot_sampling(axes[:2], seed=0, n=200)
+    figures.plot_regrets(axes[2], experiments.synthetic_grid_vs_random(repeats=50))
+    figures.plot_search_scatter(axes[3], trials, {"box": {"lr": (1e-4, 1.0), "weight_decay": (1e-8, 1e-4)}})
+    for ax in axes:
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    fig, axes = plt.subplots(1, 2)
+    figures.plot_paired(axes[0], np.array([0.5, 0.6]), np.array([0.7, 0.9]), ("a", "b"), "accuracy", (0, 1))
+    optimism = experiments.SelectionOptimism(np.array([0.9, 0.92]), np.array([0.88, 0.9]), np.array([0.89, 0.9]))
+    figures.plot_optimism(axes[1], optimism)
+    assert all(ax.get_ylabel() and ax.get_legend() is not None for ax in axes)
+    assert axes[1].get_xlabel()
     figure = plt.figure()
-    experiments.plot_best_curves(figure, trials, k=2)
-    assert len(figure.axes) == 2
+    figures.plot_best_curves(figure, trials, k=2, columns=2)
+    assert len(figure.axes) == 2 and all(ax.get_xlabel() for ax in figure.axes)
     plt.close("all")
 
 
-def test_distinct_values_counts_grid_and_random():
-    comparison = experiments.GridVsRandom(random_trials=[], grids={"endpoints": [make_trial(0.5, lr=lr) for lr in (1e-3, 1e-3, 1e-1)]},
-                                 random_best=np.zeros(1), budget=9)
-    assert comparison.distinct_values("lr") == {"endpoints": 2, "random": 9}
-
-
-def test_synthetic_explorer_redraws_its_picture_when_a_slider_moves():
+def test_interactive_figure_redraws_its_picture_when_a_slider_moves():
     import matplotlib.pyplot as plt
 
-    box = experiments.synthetic_explorer(seed=0, repeats=50)
+    from lib.chapters.ch05_hyperparameter_search import figures
+
+    box = figures.interactive_figure(seed=0, repeats=50)
     width, points = box.children[0].children
     output = box.children[1]
     before = output.outputs[0]["data"]["image/png"]
