@@ -76,6 +76,12 @@ def test_snapshot_ensemble_beats_its_snapshots_but_not_independent_networks(ense
     assert wins(ensembles.independent_same_size_acc > ensembles.snapshot_acc) >= 0.6 * n  # 8, 9, 7 of 10
 
 
+def test_snapshots_disagree_more_because_each_is_weaker(ensembles):
+    n = len(CLAIM_SEEDS)
+    assert wins(ensembles.snapshot_disagreement > ensembles.disagreement) >= 0.9 * n  # 10, 10, 10 of 10
+    assert wins(ensembles.snapshot_mean_acc < ensembles.mean_member_acc[:, -1]) >= 0.9 * n  # 10, 10, 10 of 10
+
+
 def test_ema_weights_lower_the_test_loss_in_most_seeds(ensembles):
     assert wins(ensembles.final_loss > ensembles.ema_loss) >= 0.8 * len(CLAIM_SEEDS)  # 10, 10, 9 of 10
     assert experiments.mean_spread(ensembles.ema_acc - ensembles.final_acc)[0] > 0  # +0.016, +0.023, +0.027

@@ -33,7 +33,7 @@ from lib.training import train
 __all__ = [
     "HIDDEN", "LR", "MOMENTUM", "BATCH_SIZE", "ARMS",
     "digits", "stream", "predict_proba", "accuracy", "fit",
-    "WeightAverage", "CosineRestarts", "ParameterGroups",
+    "WeightAverage", "CosineRestarts", "ParameterGroups", "snapshot_cycle",
     "disagreement", "brier_decomposition", "EnsembleStudy", "ensemble_study",
     "shift_images", "transform_images", "augment", "rotate_half_turn", "shifted_views", "augmented_views",
     "test_time_average", "AugmentationStudy", "augmentation_study",
@@ -360,13 +360,20 @@ def ensemble_study(seeds, dataset: str = "digits", *, n_train: int = ENSEMBLE_TR
                          example_probabilities=example, example_labels=np.array(t_test))
 
 
+def snapshot_cycle(n_train: int = ENSEMBLE_TRAIN, steps: int = SNAPSHOT_STEPS,
+                   snapshots: int = SNAPSHOTS) -> tuple[int, int]:
+    """``(epochs per cycle, steps per epoch)`` of the snapshot run: cycles end with an epoch, where ``train``
+    calls back and a snapshot can be taken."""
+    repeats = max(1, math.ceil(EPOCH_SAMPLES / n_train))
+    steps_per_epoch = (repeats * n_train) // BATCH_SIZE
+    return max(1, round(steps / snapshots / steps_per_epoch)), steps_per_epoch
+
+
 def _snapshot_run(x_train, t_train, x_test, n_classes, seed, steps, snapshots):
     """One run of about ``steps`` steps with a cosine-restart learning rate; the test probabilities at the
     end of each of its ``snapshots`` cycles."""
     network = make_network(n_classes, stream(seed, INIT, 100), input_size=x_train.shape[1])
-    repeats = max(1, math.ceil(EPOCH_SAMPLES / len(x_train)))
-    steps_per_epoch = (repeats * len(x_train)) // BATCH_SIZE
-    epochs_per_cycle = max(1, round(steps / snapshots / steps_per_epoch))
+    epochs_per_cycle, steps_per_epoch = snapshot_cycle(len(x_train), steps, snapshots)
     schedule = CosineRestarts(SNAPSHOT_LR, epochs_per_cycle * steps_per_epoch)
     taken = []
 

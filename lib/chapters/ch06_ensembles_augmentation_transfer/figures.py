@@ -51,12 +51,14 @@ def plot_disagreement(ax, study) -> None:
     ax.legend(fontsize="small")
 
 
-def plot_snapshot_schedule(ax, steps: int = experiments.SNAPSHOT_STEPS, snapshots: int = experiments.SNAPSHOTS) -> None:
+def plot_snapshot_schedule(ax, snapshots: int = experiments.SNAPSHOTS) -> None:
     """The cosine-restart learning rate of the snapshot run, with a mark where each snapshot is taken."""
-    schedule = experiments.CosineRestarts(experiments.SNAPSHOT_LR, steps // snapshots)
-    step = np.arange(steps)
+    epochs_per_cycle, steps_per_epoch = experiments.snapshot_cycle(snapshots=snapshots)
+    cycle = epochs_per_cycle * steps_per_epoch
+    schedule = experiments.CosineRestarts(experiments.SNAPSHOT_LR, cycle)
+    step = np.arange(cycle * snapshots)
     ax.plot(step, [schedule(int(s)) for s in step], color=OKABE_ITO[3])
-    ends = np.arange(1, snapshots + 1) * (steps // snapshots) - 1
+    ends = np.arange(1, snapshots + 1) * cycle - 1
     ax.scatter(ends, [schedule(int(s)) for s in ends], color="black", zorder=3, label="snapshot taken")
     ax.set_xlabel("step")
     ax.set_ylabel("learning rate η")
