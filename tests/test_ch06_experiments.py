@@ -199,3 +199,17 @@ def test_moving_the_slider_redraws_the_figure():
     slider.value = 90
     after = output.outputs[0]["data"]["image/png"]
     assert before != after
+
+
+def test_snapshot_cycles_end_with_an_epoch():
+    # 200 images are repeated to 400 per epoch (≥ EPOCH_SAMPLES): 8 steps of 50; 96 steps in 4 cycles → 3 epochs each
+    assert experiments.snapshot_cycle(200, 96, 4) == (3, 8)
+    assert experiments.snapshot_cycle(200, 8, 4) == (1, 8)  # a cycle is at least one epoch
+
+
+def test_averaging_over_views_made_beforehand_matches_test_time_average():
+    _, (x_test, _) = experiments.digits()
+    network = experiments.make_network(10, 2)
+    views = experiments.augmented_views(x_test[:30])
+    np.testing.assert_allclose(experiments.average_over_views(network, views),
+                               experiments.test_time_average(network, x_test[:30]))
