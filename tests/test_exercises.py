@@ -13,7 +13,7 @@ from lib.course.grading.grade import grade_notebook
 from lib.course.grading.notebook_format import read_masters, role_of
 from lib.course.grading.runner import run_cells
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT  # noqa: E402
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 CELL_TIMEOUT = 120
 MASTER_PATHS = sorted(SOLUTIONS.glob("*.ipynb"))
