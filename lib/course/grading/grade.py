@@ -197,12 +197,14 @@ def check_restoration(bindings, sources: dict[str, str]) -> tuple[str | None, st
                     needed.add(candidate)
                     pending.append(candidate)
     order = ["lib.checks", "lib.checks.core"] + sorted(needed - {"lib.checks", "lib.checks.core"})
-    modules = [(name, sources[name]) for name in order if name in sources]
+    # Each module keeps its file's path, so inspect can show a check's source (a chapter may show it).
+    modules = [(name, str(ROOT / (name.replace(".", "/") + ("/__init__.py" if name == "lib.checks" else ".py"))),
+                sources[name]) for name in order if name in sources]
     prepare = (
         "def _course_compile_checks(modules):\n"
         "    import sys, types\n"
         "    holder = types.ModuleType('_course_pristine_checks')\n"
-        "    holder.code = [(name, compile(source, name.replace('.', '/') + '.py', 'exec')) for name, source in modules]\n"
+        "    holder.code = [(name, compile(source, path, 'exec')) for name, path, source in modules]\n"
         "    sys.modules['_course_pristine_checks'] = holder\n"
         f"_course_compile_checks({modules!r})\n"
         "del _course_compile_checks"
@@ -213,6 +215,7 @@ def check_restoration(bindings, sources: dict[str, str]) -> tuple[str | None, st
         "    for name, code in sys.modules['_course_pristine_checks'].code:\n"
         "        module = types.ModuleType(name)\n"
         "        module.__package__ = 'lib.checks'\n"
+        "        module.__file__ = code.co_filename\n"
         "        if name == 'lib.checks':\n"
         f"            module.__path__ = [{str(CHECKS_DIR)!r}]\n"
         "        sys.modules[name] = module\n"
