@@ -96,11 +96,13 @@ def test_bad_eigenvalues_are_rejected():
         q.eigenvalues_for(0.5)
 
 
-def test_lab_builds_and_reacts():
+def test_chapter_1_lab_builds_and_reacts():
     import matplotlib
 
     matplotlib.use("Agg")
-    widget = q.lab(kappa=100.0)
+    from lib.chapters.ch01_optimizers import figures
+
+    widget = figures.interactive_figure(kappa=100.0)
     (sliders, buttons), output = widget.children[0].children, widget.children[1]
     alpha, beta, kappa = sliders.children
     best_gd, best_momentum = buttons.children
@@ -116,12 +118,14 @@ def test_lab_builds_and_reacts():
     assert output.outputs[0]["data"]["image/png"] not in (first, after_button)
 
 
-def test_lab_figure_draws_two_panels():
+def test_chapter_1_lab_figure_draws_two_panels():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = q.lab_figure(1.0, 0.5, 100.0, steps=50)
+    from lib.chapters.ch01_optimizers import figures
+
+    fig = figures.lab_figure(1.0, 0.5, 100.0, steps=50)
     assert len([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]) >= 2
     plt.close(fig)
