@@ -131,7 +131,8 @@ def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, sched
       every epoch (``schedule_per='epoch'``, step = epoch index from 0) or every iteration
       (``'iteration'``, step = global iteration index from 0); ``None`` keeps the optimizer's lr.
     - Evaluation: loss and accuracy in evaluation mode on the training and test sets (or ``eval_size``
-      samples of each, chosen once with the seed), before training and after every epoch.
+      samples of each, chosen once from their own stream, ``default_rng([seed, 1])``, so the size of the
+      evaluation subsets never changes the order of training), before training and after every epoch.
     - Divergence: if a gradient or the mini-batch loss becomes NaN or infinite, or the loss exceeds
       ``divergence_factor`` times the first mini-batch loss, training stops and ``history.diverged``
       is True — no exception: diverging is a result to report. ``None`` stops only on NaN or inf.
@@ -145,7 +146,8 @@ def train(network, optimizer, data, *, epochs: int, batch_size: int = 100, sched
     _check_arguments(data, epochs, batch_size, schedule, schedule_per)
     n_train = len(x_train)
     rng = np.random.default_rng(seed)
-    evaluation_sets = (_subset(x_train, t_train, eval_size, rng), _subset(x_test, t_test, eval_size, rng))
+    subset_rng = np.random.default_rng([seed, 1])
+    evaluation_sets = (_subset(x_train, t_train, eval_size, subset_rng), _subset(x_test, t_test, eval_size, subset_rng))
     batch_size = min(int(batch_size), n_train)
     history = History(iterations_per_epoch=n_train // batch_size)
     status = Progress(progress)

@@ -130,6 +130,12 @@ def test_eval_size_uses_one_fixed_subset():
     assert again.test_acc == history.test_acc
 
 
+def test_eval_size_does_not_change_the_order_of_training():
+    _, subset = run(epochs=2, eval_size=40)
+    _, everything = run(epochs=2)
+    assert subset.train_loss == everything.train_loss
+
+
 def test_callback_can_stop_training():
     seen = []
 
