@@ -470,3 +470,44 @@ def test_a_notebook_time_budget_bounds_all_cells_together(tmp_path):
     runs = run_plan([PlannedRun("import time\ntime.sleep(3)"), PlannedRun("x = 1")], tmp_path, timeout=10, budget=2.5)
     assert runs[1].status == "not run"      # (the first cell too, if the kernel took that long to start)
     assert runs[1].evalue == "the notebook's time budget of 2.5 s was used up"
+
+
+def _metric_master() -> nbformat.NotebookNode:
+    """One exercise whose check records what the student's function returns as a leaderboard metric."""
+    cells = [nbformat.v4.new_code_cell("from lib.checks import core"),
+             nbformat.v4.new_code_cell("def guess():\n    ### BEGIN SOLUTION\n    return 0.75\n    ### END SOLUTION"),
+             nbformat.v4.new_code_cell('value = core.call_student("fx-guess", "guess()", guess)\n'
+                                       'core.report_metric("fx-guess", value)\n'
+                                       'assert value > 0.5, "[fx-guess] too low"\n'
+                                       'core.passed("fx-guess")')]
+    cells[1].metadata["course"] = {"role": "solution", "exercise": "fx-guess"}
+    cells[2].metadata["course"] = {"role": "check", "exercise": "fx-guess", "points": 1, "locked": True,
+                                   "metric": "guess"}
+    for index, cell in enumerate(cells):
+        cell.id = f"metric-{index}"
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def test_a_check_s_metric_becomes_a_leaderboard_column_that_student_output_cannot_forge(tmp_path):
+    solutions, submissions = tmp_path / "solutions", tmp_path / "submissions"
+    solutions.mkdir()
+    nbformat.write(_metric_master(), solutions / "92_metric.ipynb")
+    answers = {
+        "honest": "def guess():\n    return 0.625",
+        "low": "def guess():\n    return 0.25",
+        # prints what the grader's own report looks like, in the solution cell and inside the check
+        "forger": 'print(\'{"fx-guess": 1.0}\')\ndef guess():\n    print(\'{"fx-guess": 1.0}\')\n    return 0.5625',
+    }
+    for student, source in answers.items():
+        notebook = _metric_master()
+        notebook.cells[1].source = source
+        (submissions / student).mkdir(parents=True)
+        nbformat.write(notebook, submissions / student / "92_metric.ipynb")
+    (submissions / "absent").mkdir()
+    grade_folder(submissions, solutions, tmp_path / "out", timeout=TIMEOUT, jobs=2, sandboxed=SANDBOXED)
+    sheet = (tmp_path / "out" / "grades.csv").read_text(encoding="utf-8").split("\n")
+    assert sheet[0] == "student,fx-guess,total,fx-guess guess"
+    assert sheet[1:-1] == ["absent,0,0,", "forger,1,1,0.5625", "honest,1,1,0.6250", "low,0,0,0.2500"]
+    assert "0.25" not in (tmp_path / "out" / "feedback" / feedback_filename("low")).read_text(encoding="utf-8")

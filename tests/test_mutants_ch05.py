@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lib.checks import ch05_hyperparameter_search as checks
+from lib.checks import core
 from lib.checks.core import ExerciseFailure
 
 
@@ -384,74 +385,77 @@ def test_wrong_border_checks_fail(border, match):
 
 # --------------------------------------------------------------------------- hp-capstone
 
-from lib.optimizers import SGD  # noqa: E402
-from lib.training import train  # noqa: E402
+def plan(**changes):
+    return {"hidden": (100,), "optimizer": "sgd", "lr": 1.0, "weight_decay": 0.0, "batch_size": 100, "epochs": 20,
+            **changes}
 
 
-def capstone_search(data, budget, hidden=(100,), lrs=(0.1, 0.3, 1.0), seed=0):
+def capstone_search(data, hidden=(100,), lrs=(0.03, 0.1, 0.3, 1.0), seed=0):
     order = np.random.default_rng(seed).permutation(len(data.x))
     validation = (data.x[order[:200]], data.t[order[:200]])
     fit = (data.x[order[200:]], data.t[order[200:]])
-    trials = []
-    for i, lr in enumerate(lrs):
-        network = data.new_network(hidden, seed=seed + i)
-        history = train(network, SGD(lr=lr), (fit, validation), epochs=2, batch_size=100, seed=seed + i)
-        trials.append((np.nan_to_num(history.test_acc[-1]), i, network, lr))
-    _, _, network, lr = max(trials, key=lambda trial: trial[:2])
-    epochs = (budget - data.used) // (len(data.x) // 100 * 100)
-    train(network, SGD(lr=lr), ((data.x, data.t), validation), epochs=int(epochs), batch_size=100, seed=seed + 10)
-    return network
+    trials = [(np.nan_to_num(data.trial(plan(hidden=hidden, lr=lr, epochs=3), fit, validation)), lr) for lr in lrs]
+    _, lr = max(trials)
+    epochs = data.budget // (len(data.x) // 100 * 100)
+    return plan(hidden=hidden, lr=lr, epochs=epochs)
 
 
-def capstone_one_good_run(data, budget):
-    network = data.new_network((50,))
-    epochs = budget // (len(data.x) // 100 * 100)
-    train(network, SGD(lr=1.0), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=int(epochs), batch_size=100)
-    return network
+def capstone_adam_in_small_batches(data):
+    per_epoch = len(data.x) // 32 * 32
+    return {"epochs": np.int64(data.budget // per_epoch), "batch_size": 32, "hidden": [64, 64],
+            "optimizer": "adam", "lr": np.float32(0.002), "weight_decay": 1e-4}
 
 
-@pytest.mark.parametrize("train_best", [capstone_search, capstone_one_good_run,
-                                        lambda data, budget: capstone_search(data, budget, hidden=(50,), seed=2)])
+@pytest.mark.parametrize("choose_plan", [capstone_search, capstone_adam_in_small_batches,
+                                         lambda data: capstone_search(data, hidden=(50,), seed=2)])
 @pytest.mark.parametrize("threshold", checks.CAPSTONE_THRESHOLDS)
-def test_good_capstones_reach_every_threshold(train_best, threshold):
-    checks.check_capstone(train_best, threshold)
+def test_good_capstones_reach_every_threshold(choose_plan, threshold):
+    checks.check_capstone(choose_plan, threshold)
 
 
-def capstone_over_budget(data, budget):
-    network = data.new_network()
-    train(network, SGD(lr=0.3), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=30, batch_size=100)
-    return network
+class PlanLookalike(dict):
+    def __getitem__(self, key):
+        return plan()[key]
 
 
-def capstone_own_network(data, budget):
-    from lib.networks import MultiLayerNet
-
-    network = MultiLayerNet(64, [50], 10, seed=0, dtype=np.float32)
-    train(network, SGD(lr=0.3), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=20, batch_size=100)
-    return network
-
-
-def capstone_tiny_lr(data, budget):
-    network = data.new_network()
-    train(network, SGD(lr=0.003), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=20, batch_size=100)
-    return network
-
-
-def capstone_untuned(data, budget):
-    network = data.new_network()
-    train(network, SGD(lr=0.02), ((data.x, data.t), (data.x[:50], data.t[:50])), epochs=20, batch_size=100)
-    return network
-
-
-@pytest.mark.parametrize("train_best, threshold, match", [
-    (capstone_over_budget, 0.85, "over budget"),
-    (capstone_own_network, 0.85, "built by data.new_network"),
-    (capstone_tiny_lr, 0.85, "below 85%"),
-    (capstone_untuned, 0.95, "below 95%"),
-    (lambda data, budget: None, 0.85, "got None"),
+@pytest.mark.parametrize("choose_plan, threshold, match", [
+    (lambda data: plan(epochs=21), 0.85, "over budget"),                              # one epoch too many
+    (lambda data: plan(epochs=data.budget // (len(data.x) // 100)), 0.85, "over budget"),  # forgot × batch size
+    (lambda data: plan(lr=0.003), 0.85, "below 85%"),                                 # untuned, far too small
+    (lambda data: plan(lr=0.02), 0.92, "below 92%"),                                  # untuned, too small
+    (lambda data: plan(lr=1.0, epochs=2), 0.95, "below 95%"),                         # most of the budget left unused
+    (lambda data: plan(optimizer="adam", lr=3.0), 0.85, "diverged"),                  # Adam at an SGD step size
+    (lambda data: None, 0.85, "returned None"),
+    (lambda data: PlanLookalike(plan()), 0.85, "must be a dict"),
+    (lambda data: {k: v for k, v in plan().items() if k != "weight_decay"}, 0.85, "missing 'weight_decay'"),
+    (lambda data: plan(seed=3), 0.85, "unknown 'seed'"),
+    (lambda data: plan(hidden=100), 0.85, "tuple of one to three layer widths"),
+    (lambda data: plan(epochs=20.0), 0.85, "positive int"),
+    (lambda data: plan(optimizer="Adam"), 0.85, "must be one of"),
 ])
-def test_weak_or_cheating_capstones_fail(train_best, threshold, match):
-    expect_failure(lambda f: checks.check_capstone(f, threshold), train_best, match)
+def test_weak_or_malformed_plans_fail(choose_plan, threshold, match):
+    expect_failure(lambda f: checks.check_capstone(f, threshold), choose_plan, match)
+
+
+def test_the_check_records_the_held_out_accuracy_for_the_leaderboard():
+    core.METRICS.clear()
+    checks.check_capstone(capstone_search, 0.85)
+    accuracy = core.METRICS["hp-capstone"]
+    assert 0.95 <= accuracy <= 1.0
+    with pytest.raises(core.ExerciseFailure) as failure:
+        checks.check_capstone(lambda data: plan(lr=0.02), 0.92)
+    shown = str(failure.value)
+    assert not re.search(r"\d\.\d{2}|\d{2}\.\d", shown), shown   # the accuracy is never shown to the student
+
+
+def test_a_trial_is_the_check_s_own_training_run():
+    data = checks.capstone_data()
+    assert data.cost(plan()) == 20 * (len(data.x) // 100) * 100 <= data.budget
+    assert data.cost(plan(epochs=21)) > data.budget
+    score = data.trial(plan(epochs=2), (data.x[200:], data.t[200:]), (data.x[:200], data.t[:200]))
+    assert 0.5 < score <= 1.0
+    with pytest.raises(core.ExerciseFailure, match="must be a positive int"):
+        data.trial(plan(epochs=0), (data.x, data.t), (data.x, data.t))
 
 
 def test_the_capstone_data_holds_no_held_out_sample():

@@ -12,8 +12,9 @@ a coarse-to-fine range proposal, a flawed study to diagnose and fix, the border 
 - ``hp-diagnose``:       which flaw explains a study's numbers (a letter; the key is a salted digest).
 - ``hp-diagnose-fix``:   ``select(trials) -> trial`` — the best by validation accuracy, never reading ``test_acc``.
 - ``hp-border``:         ``border_check(values, scores, low, high, fraction) -> 'lower' | 'upper' | None``.
-- ``hp-capstone``:       ``train_best(data, budget) -> network`` trained within ``budget`` per-example gradient
-  evaluations (counted by the network's ``gradient``), scored on a held-out split the student never sees.
+- ``hp-capstone``:       ``choose_plan(data) -> plan``, a dict of hyperparameters chosen on a validation split
+  cut from ``data.x``; the check trains the plan itself within the budget of per-example gradients and
+  scores it on a held-out split that never enters the student's code.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import math
 
 import numpy as np
 
-from lib.checks.core import SCALAR_TYPES, answer_digest, call_student, expect_scalar, fail, passed
+from lib.checks.core import SCALAR_TYPES, answer_digest, call_student, expect_scalar, fail, passed, report_metric
 
 __all__ = ["check_beta_sampler", "check_random_search", "check_narrow_range", "reference_narrow_range",
-           "check_flaw_choice", "check_select", "check_border", "capstone_data", "check_capstone"]
+           "check_flaw_choice", "check_select", "check_border", "capstone_data", "capstone_accuracy",
+           "check_capstone", "plan_cost"]
 
 
 # --------------------------------------------------------------------------- hp-sampler
@@ -442,69 +444,105 @@ def check_border(border_check) -> None:
 
 
 # --------------------------------------------------------------------------- hp-capstone
+#
+# The student's code chooses a plan; the check trains it. A budget counted inside the student's process
+# could be bypassed by any hand-written backward pass, and weights handed back could have been trained on
+# anything, so the check grades only the plan, a dict of plain values: it trains that plan itself, within
+# the budget, on the training split, and scores the result on a held-out split that never enters the
+# student's code.
 
-CAPSTONE_BUDGET = 24_000   # per-example gradient evaluations (e.g. 240 mini-batches of 100)
+CAPSTONE_BUDGET = 24_000   # per-example gradient evaluations of the final training run
 CAPSTONE_THRESHOLDS = (0.85, 0.92, 0.95)
+CAPSTONE_OPTIMIZERS = ("sgd", "momentum", "adam")
+PLAN_KEYS = ("hidden", "optimizer", "lr", "weight_decay", "batch_size", "epochs")
 _HELD_OUT = 597
 _PRIVATE_PERMUTATION_SEED = 0x5F3759DF
+_FINAL_RUN_SEED = 2024
+_INTEGER_TYPES = (int, np.int64, np.int32, np.int16, np.int8)
 
 
-class BudgetExceeded(RuntimeError):
-    """More per-example gradients were asked for than the budget allows."""
+def plan_cost(plan: dict, n_examples: int) -> int:
+    """Per-example gradients a plan's training run uses: every epoch runs ``n // batch_size`` full batches."""
+    return int(plan["epochs"]) * (n_examples // int(plan["batch_size"])) * int(plan["batch_size"])
 
 
-class _Counter:
-    def __init__(self, budget: int):
-        self.budget = budget
-        self.used = 0
+def _validated_plan(exercise: str, plan, n_examples: int, budget: int | None) -> dict:
+    """A clean copy of ``plan`` (plain Python values), or a failure naming the first problem."""
+    if type(plan) is not dict:
+        fail(exercise, f"the plan must be a dict with the keys {', '.join(PLAN_KEYS)}; got {type(plan).__name__}.")
+    missing = [key for key in PLAN_KEYS if key not in plan]
+    extra = [key for key in plan if key not in PLAN_KEYS]
+    if missing or extra:
+        parts = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
+                ([f"unknown {', '.join(repr(k) if type(k) is str else type(k).__name__ for k in extra)}"] if extra else [])
+        fail(exercise, f"the plan's keys must be exactly {', '.join(PLAN_KEYS)}: {'; '.join(parts)}.")
+    hidden = plan["hidden"]
+    if type(hidden) not in (tuple, list) or not 1 <= len(hidden) <= 3 \
+            or any(type(width) not in _INTEGER_TYPES or not 1 <= width <= 256 for width in hidden):
+        fail(exercise, "plan['hidden'] must be a tuple of one to three layer widths, each an int from 1 to 256.")
+    if type(plan["optimizer"]) is not str or plan["optimizer"] not in CAPSTONE_OPTIMIZERS:
+        fail(exercise, f"plan['optimizer'] must be one of {', '.join(map(repr, CAPSTONE_OPTIMIZERS))}.")
+    for key, low, high in (("lr", 0.0, 10.0), ("weight_decay", 0.0, 1.0)):
+        value = plan[key]
+        if type(value) not in SCALAR_TYPES or not math.isfinite(float(value)) or not low <= float(value) <= high \
+                or (key == "lr" and float(value) == 0.0):
+            fail(exercise, f"plan[{key!r}] must be a number in {'(' if key == 'lr' else '['}{low:g}, {high:g}].")
+    for key in ("batch_size", "epochs"):
+        value = plan[key]
+        if type(value) not in _INTEGER_TYPES or value < 1:
+            fail(exercise, f"plan[{key!r}] must be a positive int.")
+    clean = {"hidden": tuple(int(width) for width in hidden), "optimizer": str(plan["optimizer"]),
+             "lr": float(plan["lr"]), "weight_decay": float(plan["weight_decay"]),
+             "batch_size": min(int(plan["batch_size"]), n_examples), "epochs": int(plan["epochs"])}
+    if budget is not None and plan_cost(clean, n_examples) > budget:
+        fail(exercise, f"over budget: the plan's training run uses {plan_cost(clean, n_examples)} per-example gradients "
+                       f"(epochs × {n_examples} // batch_size full batches × batch_size), more than the budget of "
+                       f"{budget}. Fewer epochs, or count the batches again.")
+    return clean
 
-    def spend(self, examples: int) -> None:
-        if self.used + examples > self.budget:
-            raise BudgetExceeded(f"this gradient call would use {self.used + examples} per-example gradients, over "
-                                 f"the budget of {self.budget}: train with fewer or smaller mini-batches")
-        self.used += examples
 
-
-def _counting_network_class():
+def _train_plan(plan: dict, x, t, seed: int):
+    """The network ``plan`` trains on ``(x, t)``: He-initialized float32 ReLU layers, the plan's optimizer."""
     from lib.networks import MultiLayerNet
+    from lib.optimizers import SGD, Adam, Momentum
+    from lib.training import train
 
-    class CountingNetwork(MultiLayerNet):
-        """A MultiLayerNet whose every ``gradient`` call spends len(x) of the capstone's budget."""
+    optimizer = {"sgd": lambda lr: SGD(lr=lr), "momentum": lambda lr: Momentum(lr=lr, momentum=0.9),
+                 "adam": lambda lr: Adam(lr=lr)}[plan["optimizer"]](plan["lr"])
+    network = MultiLayerNet(x.shape[1], list(plan["hidden"]), 10, activation="relu",
+                            weight_decay_lambda=plan["weight_decay"], seed=seed, dtype=np.float32)
+    history = train(network, optimizer, ((x, t), (x[:1], t[:1])), epochs=plan["epochs"],
+                    batch_size=plan["batch_size"], seed=seed)
+    return network, history
 
-        _counter: _Counter
 
-        def gradient(self, x, t):
-            self._counter.spend(len(x))
-            return super().gradient(x, t)
-
-    return CountingNetwork
+def _accuracy(network, x, t) -> float:
+    scores = network.predict(x)
+    if not np.all(np.isfinite(scores)):
+        return float("nan")
+    return float(np.mean(scores.argmax(axis=1) == t))
 
 
 class CapstoneData:
-    """What ``train_best`` gets: training images ``x`` and labels ``t`` (the held-out split is not
-    here), ``n_classes``, ``budget``, and ``new_network(...)``, the only way to build the network to
-    return (its ``gradient`` counts against the budget)."""
+    """What ``choose_plan`` gets: training images ``x`` (64 features) and labels ``t`` — the held-out split
+    is not here —, the ``budget`` of the final run, and ``trial(plan, fit, validation)``, which trains a plan
+    exactly as the check will and returns its accuracy on ``validation`` (NaN if training diverged)."""
 
     def __init__(self, x, t, budget: int):
         self.x, self.t = x, t
-        self.n_classes = 10
         self.budget = budget
-        self._counter = _Counter(budget)
-        self._class = _counting_network_class()
-        self._made: list = []
 
-    @property
-    def used(self) -> int:
-        """Per-example gradients spent so far."""
-        return self._counter.used
+    def cost(self, plan: dict) -> int:
+        """Per-example gradients ``plan`` would use on all of ``x``: what the budget limits."""
+        return plan_cost(_validated_plan("hp-capstone", plan, len(self.x), None), len(self.x))
 
-    def new_network(self, hidden=(50,), *, weight_decay: float = 0.0, activation: str = "relu", seed: int = 0):
-        """A fresh network 64 → hidden → 10 (He init, float32) whose gradients count against the budget."""
-        network = self._class(self.x.shape[1], list(hidden), self.n_classes, activation=activation,
-                              weight_decay_lambda=weight_decay, seed=seed, dtype=np.float32)
-        network._counter = self._counter
-        self._made.append(network)
-        return network
+    def trial(self, plan: dict, fit: tuple, validation: tuple, seed: int = 0) -> float:
+        """Train ``plan`` on ``fit = (x, t)`` and return its accuracy on ``validation = (x, t)``.
+        Trials are yours to spend; only the final run, on all of ``x``, must fit the budget."""
+        clean = _validated_plan("hp-capstone", plan, len(fit[0]), None)
+        network, history = _train_plan(clean, np.asarray(fit[0], dtype=np.float32), np.asarray(fit[1]), seed)
+        return float("nan") if history.diverged else _accuracy(network, np.asarray(validation[0], dtype=np.float32),
+                                                                np.asarray(validation[1]))
 
 
 def _capstone_split():
@@ -518,74 +556,38 @@ def _capstone_split():
 
 
 def capstone_data(budget: int = CAPSTONE_BUDGET) -> CapstoneData:
-    """The training data the check gives ``train_best`` (fresh copies, a fresh budget), to try your code on."""
+    """The training data the check gives ``choose_plan`` (fresh copies), to try your code on."""
     (x, t), _ = _capstone_split()
     return CapstoneData(x.copy(), t.copy(), budget)
 
 
-_CAPSTONE_RESULTS: dict = {}
-
-
-def _held_out_accuracy(exercise: str, train_best) -> float:
-    """Run ``train_best`` once per function object (the threshold cells share the run) and score it."""
-    cached = _CAPSTONE_RESULTS.get(id(train_best))
-    if cached is not None and cached[0] is train_best:
-        if isinstance(cached[1], str):
-            fail(exercise, cached[1])
-        return cached[1]
-    try:
-        accuracy = _run_capstone(exercise, train_best)
-    except Exception as error:
-        _CAPSTONE_RESULTS[id(train_best)] = (train_best, str(error).removeprefix(f"[{exercise}] "))
-        raise
-    _CAPSTONE_RESULTS[id(train_best)] = (train_best, accuracy)
+def capstone_accuracy(choose_plan) -> float:
+    """Held-out accuracy of the plan ``choose_plan(capstone_data())`` returns, trained by the check within the
+    budget; fails with the reason when there is no valid plan or its training diverges."""
+    exercise = "hp-capstone"
+    (x, t), (x_held, t_held) = _capstone_split()
+    plan = call_student(exercise, "choose_plan(data)", choose_plan, CapstoneData(x.copy(), t.copy(), CAPSTONE_BUDGET))
+    if plan is None:
+        fail(exercise, "choose_plan(data) returned None: return the plan, a dict.")
+    clean = _validated_plan(exercise, plan, len(x), CAPSTONE_BUDGET)
+    network, history = _train_plan(clean, x, t, _FINAL_RUN_SEED)
+    accuracy = float("nan") if history.diverged else _accuracy(network, x_held, t_held)
+    if not math.isfinite(accuracy):
+        fail(exercise, "the plan's training run diverged (the loss blew up): the learning rate is too large for "
+                       "this optimizer and batch size.")
     return accuracy
 
 
-def _run_capstone(exercise: str, train_best) -> float:
-    from lib.networks import MultiLayerNet
-
-    (x, t), (x_held, t_held) = _capstone_split()
-    data = CapstoneData(x.copy(), t.copy(), CAPSTONE_BUDGET)
-    what = f"train_best(data, budget={CAPSTONE_BUDGET})"
-    try:
-        network = train_best(data, CAPSTONE_BUDGET)
-    except BudgetExceeded as error:
-        fail(exercise, f"{what}: over budget — {error}.")
-    except NotImplementedError as error:
-        fail(exercise, f"{what} is not implemented yet ({error}): replace the `raise NotImplementedError` line.")
-    except Exception as error:  # student code may raise anything
-        fail(exercise, f"{what} raised {type(error).__name__}: {error}.")
-    if network is None:
-        fail(exercise, f"{what}: got None — return the trained network.")
-    if not any(network is made for made in data._made):
-        fail(exercise, f"{what}: return a network built by data.new_network(...) (its gradients are the ones the "
-                       "budget counts), got something else.")
-    if data.used > CAPSTONE_BUDGET:
-        fail(exercise, f"{what}: used {data.used} per-example gradients, over the budget of {CAPSTONE_BUDGET}.")
-    # Score a clean copy of the returned weights, so nothing the student's object overrides runs here.
-    params = network.params
-    clean = MultiLayerNet(x.shape[1], list(network.hidden_size_list), 10, activation=network.activation,
-                          seed=0, dtype=np.float32)
-    for key, value in clean.params.items():
-        got = params[key] if key in params else None
-        if type(got) is not np.ndarray or got.shape != value.shape or got.dtype.kind != "f" \
-                or not np.all(np.isfinite(got)):
-            fail(exercise, f"{what}: the returned network's {key} is not a finite array of shape {value.shape} "
-                           "(did training diverge?).")
-        value[...] = got
-    return float(np.mean(clean.predict(x_held).argmax(axis=1) == t_held))
-
-
-def check_capstone(train_best, threshold: float) -> None:
-    """One point per threshold the network's held-out accuracy reaches; the held-out split is drawn by a
-    private permutation, and the accuracy is never shown (only whether each threshold is reached)."""
+def check_capstone(choose_plan, threshold: float) -> None:
+    """One point per threshold the plan's held-out accuracy reaches. The accuracy is never shown (only
+    whether the threshold is reached); the grader records it for the instructor's leaderboard."""
     exercise = "hp-capstone"
     if threshold not in CAPSTONE_THRESHOLDS:
         raise ValueError(f"threshold must be one of {CAPSTONE_THRESHOLDS}")
-    accuracy = _held_out_accuracy(exercise, train_best)
+    accuracy = capstone_accuracy(choose_plan)
+    report_metric(exercise, round(accuracy, 4))
     if accuracy < threshold:
         fail(exercise, f"held-out accuracy below {threshold:.0%}. Spend the budget where it pays: a few short trials "
-                       "over a log-scaled learning-rate range chosen on a validation split you cut from data.x, "
-                       "then train the winner with what is left.")
+                       "over a log-scaled learning-rate range, chosen on a validation split you cut from data.x, "
+                       "then a final plan whose epochs use the whole budget.")
     passed(exercise, f"held-out accuracy reaches {threshold:.0%} within {CAPSTONE_BUDGET} per-example gradients")

@@ -24,6 +24,15 @@ def fail(exercise: str, message: str) -> None:
     raise ExerciseFailure(f"[{exercise}] {message}")
 
 
+# Measured values a check records for the instructor (e.g. a capstone's held-out accuracy, for a
+# leaderboard). Never shown to the student; the grader reads this dict right after the check cell ran.
+METRICS: dict[str, float] = {}
+
+
+def report_metric(exercise: str, value: float) -> None:
+    METRICS[exercise] = float(value)
+
+
 def passed(exercise: str, detail: str = "") -> None:
     print(f"✓ {exercise}: passed" + (f" — {detail}" if detail else ""))
 

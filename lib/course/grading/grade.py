@@ -81,6 +81,7 @@ class ExerciseResult:
     score: float
     points: float
     reason: str = ""
+    metric: float | None = None   # what its checks recorded for the leaderboard (never shown to the student)
 
 
 @dataclass
@@ -100,6 +101,9 @@ class StudentGrade:
 
     def scores(self) -> dict[str, float]:
         return {e.id: e.score for nb in self.notebooks for e in nb.exercises}
+
+    def metrics(self) -> dict[str, float]:
+        return {e.id: e.metric for nb in self.notebooks for e in nb.exercises if e.metric is not None}
 
     @property
     def total(self) -> float:
@@ -231,6 +235,18 @@ def check_restoration(bindings, sources: dict[str, str]) -> tuple[str | None, st
     return prepare, before_check
 
 
+# Run by the grader right after a check cell that records a metric (a capstone's held-out accuracy): prints
+# what the check, restored pristine just before, recorded in ``lib.checks.core.METRICS``.
+AFTER_METRIC_CHECK = (
+    "def _course_report_metrics():\n"
+    "    import json, sys\n"
+    "    core = sys.modules.get('lib.checks.core')\n"
+    "    print(json.dumps(dict(core.METRICS) if core is not None else {}))\n"
+    "_course_report_metrics()\n"
+    "del _course_report_metrics"
+)
+
+
 # --- the plan: the master's cells, the student's solutions ----------------------------------
 
 @dataclass
@@ -327,10 +343,11 @@ def run_plan_isolated(cells: list[PlannedCell], restoration: tuple[str | None, s
                       settings: Settings) -> tuple[list[CellRun], str]:
     """Run ``cells`` in a worker process (inside the sandbox when ``settings.sandboxed``); return the
     runs and the kernel's working folder (for making messages path-free)."""
-    request = json.dumps({"cells": [{"source": c.source, "kind": c.kind} for c in cells],
+    request = json.dumps({"cells": [{"source": c.source, "kind": c.kind, "metric": bool(c.check and c.check.metric)}
+                                    for c in cells],
                           "timeout": settings.timeout, "budget": settings.notebook_budget,
                           "memory_limit_gb": settings.memory_limit_gb, "prepare": restoration[0],
-                          "before_check": restoration[1]})
+                          "before_check": restoration[1], "after_check": AFTER_METRIC_CHECK})
     argv = [sys.executable, "-m", "lib.course.grading.worker"]
     limit = settings.notebook_budget + 4 * settings.timeout + 60   # the budget is enforced inside; this is the backstop
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
@@ -418,10 +435,13 @@ def grade_notebook(path: Path, master: Master, *, timeout: float = 60,
 def score(master: Master, planned: Plan, runs: list[CellRun], timeout: float,
           workdir) -> tuple[list[ExerciseResult], list[str]]:
     earned = {e.id: 0.0 for e in master.exercises}
+    measured: dict[str, float] = {}
     reasons: dict[str, str] = {}
     notes: list[str] = []
     for cell, run in zip(planned.cells, runs):
         if cell.kind == "check":
+            if cell.exercise in run.metrics:
+                measured[cell.exercise] = run.metrics[cell.exercise]
             if run.ok:
                 earned[cell.exercise] += cell.check.points
                 if run.stderr.strip():
@@ -453,7 +473,7 @@ def score(master: Master, planned: Plan, runs: list[CellRun], timeout: float,
             continue
         score_ = earned[exercise.id]
         reason = "" if score_ == exercise.points else reasons.get(exercise.id, "")
-        results.append(ExerciseResult(exercise.id, score_, exercise.points, reason))
+        results.append(ExerciseResult(exercise.id, score_, exercise.points, reason, measured.get(exercise.id)))
     return results, notes
 
 
@@ -524,15 +544,20 @@ def grade_student(student: str, entries: list[tuple[Path, str]], masters: list[M
 
 def grade_sheet(grades: list[StudentGrade], masters: list[Master]) -> str:
     ids = [e for m in masters for e in m.exercise_ids]
+    # Leaderboard columns after the total: what an exercise's checks measured (a capstone's held-out
+    # accuracy), blank when its checks recorded nothing (not submitted, no valid plan …).
+    boards = [(e.id, e.metric) for m in masters for e in m.exercises if e.metric]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *ids, "total"])
+    writer.writerow(["student", *ids, "total", *(f"{exercise} {metric}" for exercise, metric in boards)])
     for grade in sorted(grades, key=lambda g: g.student):
         scores = grade.scores()
         name = grade.student
         if name[:1] in ("=", "+", "-", "@"):
             name = "'" + name           # a spreadsheet would run it as a formula
-        writer.writerow([name, *(format_points(scores[i]) for i in ids), format_points(grade.total)])
+        measured = grade.metrics()
+        writer.writerow([name, *(format_points(scores[i]) for i in ids), format_points(grade.total),
+                         *(f"{measured[e]:.4f}" if e in measured else "" for e, _ in boards)])
     return buffer.getvalue()
 
 

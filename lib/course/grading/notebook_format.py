@@ -124,6 +124,7 @@ class CheckCell:
     index: int          # position among the master's cells
     cell_id: str | None
     source: str         # the master's full source, hidden tests included
+    metric: str | None = None   # the name of what this check records for the leaderboard, if anything
 
     @property
     def visible_source(self) -> str:
@@ -139,6 +140,11 @@ class Exercise:
     @property
     def points(self) -> float:
         return sum(check.points for check in self.checks)
+
+    @property
+    def metric(self) -> str | None:
+        """The leaderboard column this exercise's checks record (e.g. ``"held-out accuracy"``), if any."""
+        return next((check.metric for check in self.checks if check.metric), None)
 
 
 @dataclass
@@ -219,6 +225,8 @@ def _cell_problems(index: int, cell) -> list[str]:
             problems.append(f"{where}: check cell for {exercise!r} needs positive 'points', got {meta.get('points')!r}")
         if meta.get("locked") is not True:
             problems.append(f"{where}: check cell for {exercise!r} must be 'locked': true")
+        if "metric" in meta and (not isinstance(meta["metric"], str) or not meta["metric"].strip()):
+            problems.append(f"{where}: a check cell's 'metric' names its leaderboard column (text), got {meta['metric']!r}")
         if has_solution_marker:
             problems.append(f"{where}: solution markers belong in the solution cell, not in a check cell")
         _, region_problems = _regions(source, BEGIN_HIDDEN, END_HIDDEN)
@@ -255,7 +263,7 @@ def parse_master(notebook: nbformat.NotebookNode, path: Path) -> Master:
             orphan_checks.append((index, exercise))
         else:
             exercises[exercise].checks.append(
-                CheckCell(exercise, meta["points"], index, cell.get("id"), cell.source))
+                CheckCell(exercise, meta["points"], index, cell.get("id"), cell.source, meta.get("metric")))
     for index, exercise in orphan_checks:
         problems.append(f"cell {index}: check cell for {exercise!r} has no solution cell before it")
     for exercise in exercises.values():

@@ -26,10 +26,11 @@ This module is not a sandbox by itself: the grader runs it inside one
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -52,6 +53,7 @@ class CellRun:
     evalue: str = ""
     stderr: str = ""
     seconds: float = 0.0
+    metrics: dict = field(default_factory=dict)   # what a check recorded for the instructor (see after_check)
 
     @property
     def ok(self) -> bool:
@@ -118,9 +120,10 @@ class Kernel:
     def _remember_reply(self, cell=None, cell_index=None, execute_reply=None) -> None:
         self._reply = execute_reply
 
-    def run(self, source: str, timeout: float) -> CellRun:
+    def run(self, source: str, timeout: float, *, keep_stdout: bool = False) -> CellRun:
         """Run ``source``. After ``status == "died"``, or a ``"timeout"`` that left ``alive`` False,
-        the kernel must be restarted before the next run."""
+        the kernel must be restarted before the next run. ``keep_stdout`` returns the printed text as
+        ``evalue`` of an ``ok`` run (for the grader's own cells; a student's output is never read)."""
         assert self.client is not None
         cell = nbformat.v4.new_code_cell(source)
         self.client.timeout = max(1, int(round(timeout)))
@@ -138,7 +141,9 @@ class Kernel:
                          if o.get("output_type") == "stream" and o.get("name") == "stderr")
         content = (self._reply or {}).get("content", {"status": "ok"})
         if content.get("status") == "ok":
-            return CellRun("ok", stderr=stderr, seconds=seconds)
+            printed = "".join(o.get("text", "") for o in cell.outputs
+                              if o.get("output_type") == "stream" and o.get("name") == "stdout") if keep_stdout else ""
+            return CellRun("ok", evalue=printed, stderr=stderr, seconds=seconds)
         return CellRun("error", ename=str(content.get("ename", "Error")),
                        evalue=str(content.get("evalue", "")), stderr=stderr, seconds=seconds)
 
@@ -189,6 +194,7 @@ class PlannedRun:
 
     source: str
     kind: str = "ordinary"
+    metric: bool = False   # a check whose recorded metrics the grader reads (``after_check``) right after it
 
 
 def run_cells(sources: list[str], cwd: Path, *, timeout: float = 60, max_restarts: int = 3,
@@ -200,7 +206,8 @@ def run_cells(sources: list[str], cwd: Path, *, timeout: float = 60, max_restart
 
 def run_plan(cells: list[PlannedRun], cwd: Path, *, timeout: float = 60, budget: float | None = None,
              max_restarts: int = 3, memory_limit_gb: float | None = DEFAULT_MEMORY_LIMIT_GB,
-             prepare: str | None = None, before_check: str | None = None) -> list[CellRun]:
+             prepare: str | None = None, before_check: str | None = None,
+             after_check: str | None = None) -> list[CellRun]:
     """Run ``cells`` in order in one kernel; one :class:`CellRun` per cell.
 
     When a cell kills the kernel (or hangs it beyond an interrupt), that cell is set aside — or the
@@ -209,12 +216,13 @@ def run_plan(cells: list[PlannedRun], cwd: Path, *, timeout: float = 60, budget:
     those of the notebook without the broken cell, whichever later cell the death happened to hit:
     the same on every run. ``budget`` bounds the seconds for the whole list (restarts included);
     cells past it are reported as not run. ``prepare`` runs in every kernel right after the set-up,
-    before any cell."""
+    before any cell. ``after_check`` runs right after each ``metric`` check cell; it prints the
+    metrics that check recorded as one JSON object, which becomes that check's ``metrics``."""
     setup = "\n".join(part for part in (_memory_limit_source(memory_limit_gb), _EXIT_GUARD, prepare) if part)
     start = time.perf_counter()
     set_aside: dict[int, CellRun] = {}
     for _ in range(max_restarts + 1):
-        results, broken = _attempt(cells, cwd, setup, set_aside, timeout, budget, start, before_check)
+        results, broken = _attempt(cells, cwd, setup, set_aside, timeout, budget, start, before_check, after_check)
         if broken is None:
             return results
         index, run = broken
@@ -223,7 +231,7 @@ def run_plan(cells: list[PlannedRun], cwd: Path, *, timeout: float = 60, budget:
     return [set_aside.get(i, CellRun("not run", evalue=note)) for i in range(len(cells))]
 
 
-def _attempt(cells, cwd, setup, set_aside, timeout, budget, start, before_check):
+def _attempt(cells, cwd, setup, set_aside, timeout, budget, start, before_check, after_check=None):
     """One pass over ``cells`` in a fresh kernel: ``(results, None)`` when it got to the end, else
     ``(partial results, (index, run))`` naming the cell to set aside before the next pass."""
     results: list[CellRun] = []
@@ -260,10 +268,27 @@ def _attempt(cells, cwd, setup, set_aside, timeout, budget, start, before_check)
                     return results, (index, CellRun("died", evalue=LEFT_THREADS))
                 if probe.status == "error":
                     left_threads.append(index)
+            if cell.kind == "check" and cell.metric and after_check:
+                report = kernel.run(after_check, timeout, keep_stdout=True)
+                if _broken(report, kernel):
+                    return results, _blame(index, report, left_threads)
+                run.metrics = _metrics_from(report)
             results.append(run)
     finally:
         kernel.stop()
     return results, None
+
+
+def _metrics_from(report: CellRun) -> dict:
+    """The JSON object ``after_check`` printed (its last line); empty when it printed none."""
+    if not report.ok:
+        return {}
+    lines = report.evalue.strip().splitlines()
+    try:
+        metrics = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
+    return {str(k): float(v) for k, v in metrics.items() if isinstance(v, (int, float))} if isinstance(metrics, dict) else {}
 
 
 def _broken(run: CellRun, kernel: "Kernel") -> bool:

@@ -8,8 +8,9 @@ The plan holds everything the run needs (the cells' sources, the check-restoring
 so the worker reads no file the student could have touched, and no master: inside the sandbox the
 masters, the submissions and the output folder are not even visible.
 
-The plan: ``{"cells": [{"source": str, "kind": str}], "timeout": s, "budget": s or null,
-"memory_limit_gb": GB or null, "prepare": str or null, "before_check": str or null}``. The result: ``{"runs": [CellRun as a
+The plan: ``{"cells": [{"source": str, "kind": str, "metric": bool}], "timeout": s, "budget": s or null,
+"memory_limit_gb": GB or null, "prepare": str or null, "before_check": str or null, "after_check": str or
+null}``. The result: ``{"runs": [CellRun as a
 dict, one per cell]}``.
 """
 
@@ -38,10 +39,10 @@ def main() -> int:
     plan = json.loads(sys.stdin.read())
     from lib.course.grading.runner import PlannedRun, run_plan
 
-    cells = [PlannedRun(cell["source"], cell["kind"]) for cell in plan["cells"]]
+    cells = [PlannedRun(cell["source"], cell["kind"], bool(cell.get("metric"))) for cell in plan["cells"]]
     runs = run_plan(cells, Path.cwd(), timeout=plan["timeout"], budget=plan.get("budget"),
                     memory_limit_gb=plan.get("memory_limit_gb"), prepare=plan.get("prepare"),
-                    before_check=plan.get("before_check"))
+                    before_check=plan.get("before_check"), after_check=plan.get("after_check"))
     sys.stdout.write(RESULT_MARKER + json.dumps({"runs": [asdict(run) for run in runs]}) + "\n")
     sys.stdout.flush()
     return 0
