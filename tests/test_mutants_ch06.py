@@ -267,3 +267,71 @@ def test_wrong_answers_fail(answers, match):
 def test_answer_key_is_not_stored_in_plain_text():
     source = open(checks.__file__, encoding="utf-8").read()
     assert '"q1": "a"' not in source and "'q1': 'a'" not in source
+
+
+# --------------------------------------------------------------------------- ens-diagnose
+
+@pytest.mark.parametrize("answer", ["b", " B "])
+def test_the_right_diagnosis_passes(answer):
+    checks.check_ensemble_diagnosis(answer)
+
+
+@pytest.mark.parametrize("answer, match", [
+    ("a", "as soon as members disagree"),
+    ("c", "averaging probabilities is the right rule"),
+    ("d", "still start from different random weights"),
+    (None, "not defined yet"),
+    ("b)", "one of the letters"),
+    (2, "one of the letters.*got int"),
+])
+def test_wrong_diagnoses_fail_with_their_own_explanation(answer, match):
+    message = expect_failure(checks.check_ensemble_diagnosis, answer, match=match)
+    assert "(b)" not in message
+
+
+def test_the_diagnosis_key_is_not_stored_in_plain_text():
+    source = open(checks.__file__, encoding="utf-8").read()
+    assert 'answer_digest("ens-diagnose", "b")' not in source and '_ENSEMBLE_ANSWER = "b"' not in source
+
+
+def test_the_broken_ensemble_shows_identical_members(capsys):
+    checks.show_broken_ensemble()
+    printed = capsys.readouterr().out
+    assert "disagreement" in printed and printed.rstrip().endswith("0.000")
+
+
+# --------------------------------------------------------------------------- ens-diagnose-fix
+
+def generators_from_seed_and_index(k, seed):
+    return [np.random.default_rng([seed, member]) for member in range(k)]
+
+
+def generators_spawned(k, seed):
+    return [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(k)]
+
+
+def one_generator_shared_in_turn(k, seed):
+    return [np.random.default_rng(seed)] * k      # one stream, used by the members one after another
+
+
+def generators_from_disjoint_blocks(k, seed):
+    return tuple(np.random.default_rng(seed * 10_000 + member) for member in range(k))
+
+
+@pytest.mark.parametrize("member_generators", [generators_from_seed_and_index, generators_spawned,
+                                               one_generator_shared_in_turn, generators_from_disjoint_blocks])
+def test_independent_member_streams_pass(member_generators):
+    checks.check_member_generators(member_generators)
+
+
+@pytest.mark.parametrize("member_generators, match", [
+    (lambda k, seed: [np.random.default_rng(seed) for _ in range(k)], "same network"),          # the colleague's bug
+    (lambda k, seed: [np.random.default_rng(seed + member) for member in range(k)], "share a member's stream"),
+    (lambda k, seed: [np.random.default_rng() for _ in range(k)], "cannot be reproduced"),
+    (lambda k, seed: [np.random.default_rng(member) for member in range(k)], "seed is not used"),
+    (lambda k, seed: [np.random.RandomState(seed + 100 * member) for member in range(k)], "np.random.Generator"),
+    (lambda k, seed: [np.random.default_rng([seed, member]) for member in range(k - 1)], "one per member"),
+    (lambda k, seed: np.random.default_rng([seed, 0]), "must return a list"),
+])
+def test_wrong_member_streams_fail(member_generators, match):
+    expect_failure(checks.check_member_generators, member_generators, match=match)

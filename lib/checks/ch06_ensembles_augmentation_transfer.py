@@ -9,6 +9,10 @@ choosing a transfer strategy from a measured table.
   ``trainable``, in place; frozen parameters provably unchanged.
 - ``tl-choose``:   ``ANSWERS = {"q1": …, "q2": …, "q3": …}`` read from the measured table; keys are salted
   digests (``answer_digest``), never the letters.
+- ``ens-diagnose``: which cause explains an ensemble no better than its members (a letter, digest key).
+- ``ens-diagnose-fix``: ``member_generators(k, seed) -> [Generator] * k``, one random stream per member:
+  distinct within an ensemble, reproducible from ``seed``, never shared with another seed's ensemble; the
+  check then trains its own ensemble from them and its members must disagree.
 
 Expected values come from the formula or from the course's own implementation run on private copies,
 never from the student's objects; messages say what is wrong, never the expected value.
@@ -25,7 +29,8 @@ from lib.chapters.ch06_ensembles_augmentation_transfer.experiments import shift_
 from lib.optimizers import SGD, AdamW, Momentum
 
 __all__ = ["check_ensemble_predict", "check_random_shift", "check_update_trainable", "check_transfer_choice",
-           "show_transfer_table", "TRANSFER_TABLE", "TRANSFER_QUESTIONS"]
+           "show_transfer_table", "TRANSFER_TABLE", "TRANSFER_QUESTIONS", "show_broken_ensemble",
+           "check_ensemble_diagnosis", "check_member_generators"]
 
 
 # --------------------------------------------------------------------------- ens-average
@@ -332,9 +337,134 @@ def check_transfer_choice(answers) -> None:
     for key in _ANSWER_DIGESTS:
         answer = answers[key]
         if type(answer) is not str or answer.strip().lower() not in ("a", "b", "c", "d"):
-            fail(exercise, f"ANSWERS[{key!r}] must be one of the letters 'a', 'b', 'c', 'd' (a string), got {answer!r}.")
+            shown = repr(answer[:20]) if type(answer) is str else type(answer).__name__   # no student repr runs
+            fail(exercise, f"ANSWERS[{key!r}] must be one of the letters 'a', 'b', 'c', 'd' (a string), got {shown}.")
         if answer_digest(f"{exercise}/{key}", answer) != _ANSWER_DIGESTS[key]:
             wrong.append(key)
     if wrong:
         fail(exercise, "not supported by the table: " + "; ".join(f"{key} ({_HINTS[key]})" for key in wrong) + ".")
     passed(exercise, "the strategies the measured table supports")
+
+
+# --------------------------------------------------------------------------- ens-diagnose, ens-diagnose-fix
+
+_ENSEMBLE_SIZE = 5
+
+
+def _ensemble_data():
+    from lib.data import load_dataset
+
+    (x, t), (x_test, t_test) = load_dataset("digits", seed=0, dtype=np.float32)
+    return (x[:300], t[:300]), (x_test, t_test)
+
+
+def _member_probabilities_from(rng, data) -> np.ndarray:
+    """Test-set class probabilities of one small network whose initial weights and batch order come from ``rng``."""
+    from lib.layers import softmax
+    from lib.networks import MultiLayerNet
+    from lib.training import train
+
+    (x, t), (x_test, t_test) = data
+    network = MultiLayerNet(x.shape[1], [32], 10, seed=int(rng.integers(2**31)), dtype=np.float32)
+    train(network, SGD(lr=0.5), ((x, t), (x_test[:1], t_test[:1])), epochs=10, batch_size=50,
+          seed=int(rng.integers(2**31)))
+    return softmax(network.predict(x_test))
+
+
+def _ensemble_report(generators, data) -> tuple[np.ndarray, float, float]:
+    """(members' test accuracies, the averaged ensemble's accuracy, mean pairwise disagreement)."""
+    (_, _), (_, t_test) = data
+    probabilities = np.stack([_member_probabilities_from(rng, data) for rng in generators])
+    labels = probabilities.argmax(axis=2)
+    members = (labels == t_test).mean(axis=1)
+    ensemble = float((probabilities.mean(axis=0).argmax(axis=1) == t_test).mean())
+    pairs = [(i, j) for i in range(len(labels)) for j in range(i + 1, len(labels))]
+    disagreement = float(np.mean([np.mean(labels[i] != labels[j]) for i, j in pairs]))
+    return members, ensemble, disagreement
+
+
+def show_broken_ensemble(seed: int = 0) -> None:
+    """Train the colleague's ensemble (every member's generator made from the same seed) and print what it measured."""
+    data = _ensemble_data()
+    generators = [np.random.default_rng(seed) for _ in range(_ENSEMBLE_SIZE)]
+    members, ensemble, disagreement = _ensemble_report(generators, data)
+    print(f"{_ENSEMBLE_SIZE} members, test accuracy of each: " + ", ".join(f"{a:.3f}" for a in members))
+    print(f"ensemble (averaged probabilities): {ensemble:.3f}")
+    print(f"mean pairwise disagreement (share of test images two members label differently): {disagreement:.3f}")
+
+
+ENSEMBLE_CHOICES = {
+    "a": "five members are too few for averaging to help",
+    "b": "the members are one and the same network",
+    "c": "averaging probabilities instead of labels cancels the gain",
+    "d": "the members are too small, so they all make the same mistakes",
+}
+_ENSEMBLE_DIGEST = "7162a83f8e2b3ae7c271c4437965f90300209e119cbd08c52eb8f9436d30982a"   # answer_digest of the key
+_ENSEMBLE_FEEDBACK = {
+    "a": "averaging helps as soon as members disagree — the chapter's ensembles gain with k = 2 already. Which "
+         "printed number says these members never disagree?",
+    "c": "averaging probabilities is the right rule (exercise 1), and no averaging rule can make members that "
+         "disagree agree everywhere. Look at the disagreement.",
+    "d": "small or underfitting members still start from different random weights and see the batches in a different "
+         "order, so they disagree on some images. A disagreement of exactly 0 says more than 'similar'.",
+}
+
+
+def check_ensemble_diagnosis(answer) -> None:
+    exercise = "ens-diagnose"
+    if answer is None:
+        fail(exercise, "DIAGNOSIS is not defined yet: set DIAGNOSIS to one letter, 'a' to 'd'.")
+    if type(answer) is not str or answer.strip().lower() not in ENSEMBLE_CHOICES:
+        shown = repr(answer[:20]) if type(answer) is str else type(answer).__name__
+        fail(exercise, f"DIAGNOSIS must be one of the letters 'a', 'b', 'c', 'd' (a string), got {shown}.")
+    letter = answer.strip().lower()
+    if answer_digest(exercise, letter) != _ENSEMBLE_DIGEST:
+        fail(exercise, f"({letter}) does not explain the numbers: {_ENSEMBLE_FEEDBACK[letter]}")
+    passed(exercise, "identical members: every generator was made from the same seed")
+
+
+def _fingerprints(generators) -> list[tuple[int, ...]]:
+    return [tuple(int(v) for v in rng.integers(0, 2**62, 4)) for rng in generators]
+
+
+def _student_generators(exercise: str, member_generators, k: int, seed: int) -> list:
+    generators = call_student(exercise, f"member_generators({k}, {seed})", member_generators, k, seed)
+    if type(generators) not in (list, tuple):
+        fail(exercise, f"member_generators({k}, {seed}) must return a list of np.random.Generator, got "
+                       f"{type(generators).__name__}.")
+    if len(generators) != k:
+        fail(exercise, f"member_generators({k}, {seed}) returned {len(generators)} generators; one per member, {k}.")
+    for rng in generators:
+        if type(rng) is not np.random.Generator:
+            fail(exercise, f"member_generators({k}, {seed}) must return np.random.Generator objects "
+                           f"(np.random.default_rng(...)), got a {type(rng).__name__}.")
+    return list(generators)
+
+
+def check_member_generators(member_generators) -> None:
+    """One stream per member: distinct within an ensemble, reproducible, never shared across seeds; then the
+    check trains its own ensemble from the student's generators, and its members must disagree."""
+    exercise = "ens-diagnose-fix"
+    k, seeds = _ENSEMBLE_SIZE, (0, 1, 2, 7)
+    streams = {seed: _fingerprints(_student_generators(exercise, member_generators, k, seed)) for seed in seeds}
+    for seed, prints in streams.items():
+        if len(set(prints)) < k:
+            fail(exercise, f"two members of the ensemble for seed {seed} draw the same numbers, so they are the same "
+                           "network: were their generators all made from the same seed?")
+        again = _fingerprints(_student_generators(exercise, member_generators, k, seed))
+        if again != prints:
+            fail(exercise, f"member_generators({k}, {seed}) gives different streams on a second call: the ensemble "
+                           "cannot be reproduced. Was a generator made without a seed, or from np.random's global state?")
+    if all(streams[seed] == streams[seeds[0]] for seed in seeds):
+        fail(exercise, "every seed gives the same ensemble: the seed is not used.")
+    for a in seeds:
+        for b in seeds:
+            if a < b and set(streams[a]) & set(streams[b]):
+                fail(exercise, f"the ensembles for seeds {a} and {b} share a member's stream (e.g. seed + i: seed "
+                               f"{a}'s member {b - a} is seed {b}'s member 0), so two 'independent' ensembles are not. "
+                               "Make each member's stream from both the seed and the member's index.")
+    members, ensemble, disagreement = _ensemble_report(
+        _student_generators(exercise, member_generators, k, 0), _ensemble_data())
+    if disagreement <= 0:
+        fail(exercise, "the check's own ensemble, trained from your generators, has members that never disagree.")
+    passed(exercise, "one stream per member: the check's retrained members now disagree")
