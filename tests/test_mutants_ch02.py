@@ -56,7 +56,20 @@ def fans_conv_in_out(shape):
     return (shape[0] * receptive, shape[1] * receptive) if len(shape) > 2 else (shape[0], shape[1])
 
 
-@pytest.mark.parametrize("student", [fans_reference, fans_numpy, fans_loop])
+class TalkativePair(tuple):
+    """A subclass whose repr would run inside the check if the check called it."""
+
+    def __repr__(self):
+        raise RuntimeError("the check ran a student object's repr")
+
+
+class TalkativeInt(int):
+    def __int__(self):
+        raise RuntimeError("the check ran a student object's __int__")
+
+
+@pytest.mark.parametrize("student", [fans_reference, fans_numpy, fans_loop,
+                                     lambda shape: list(map(float, fans_reference(shape)))])
 def test_fans_correct(student):
     checks.check_fans(student, hidden=True)
 
@@ -67,6 +80,9 @@ def test_fans_correct(student):
     (fans_total, "total number of weights"),
     (fans_conv_in_out, r"read as \(in, out, kh, kw\)"),
     (lambda shape: None, "should return a pair"),
+    (lambda shape: TalkativePair(fans_reference(shape)), "should return a pair .*got TalkativePair"),
+    (lambda shape: tuple(TalkativeInt(v) for v in fans_reference(shape)), r"two integers, got \(TalkativeInt"),
+    (lambda shape: tuple(v + 0.5 for v in fans_reference(shape)), "whole numbers"),
 ])
 def test_fans_wrong(student, message):
     with pytest.raises(ExerciseFailure, match=message):

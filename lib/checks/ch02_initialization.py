@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from lib.checks.core import answer_digest, call_student, expect_array, expect_scalar, fail, passed
+from lib.checks.core import SCALAR_TYPES, answer_digest, call_student, expect_array, expect_scalar, fail, passed
 from lib.chapters.ch02_initialization import experiments as reference
 from lib import initializers
 
@@ -59,14 +59,16 @@ def check_fans(compute_fans, *, hidden: bool = False) -> None:
     answers = {}
     for shape in shapes:
         got = call_student(exercise, f"compute_fans({shape})", compute_fans, shape)
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            fail(exercise, f"compute_fans({shape}) should return a pair (fan_in, fan_out), got {got!r:.80}.")
-        try:
-            pair = tuple(int(value) for value in got)
-        except (TypeError, ValueError):
-            fail(exercise, f"compute_fans({shape}) should return two integers, got {got!r:.80}.")
-        if any(float(value) != int(value) for value in got):
-            fail(exercise, f"compute_fans({shape}) should return whole numbers, got {got!r:.80}.")
+        # exact built-in types only: a subclass's repr, int or == could run the student's code
+        if type(got) not in (tuple, list) or len(got) != 2:
+            fail(exercise, f"compute_fans({shape}) should return a pair (fan_in, fan_out), got {type(got).__name__}"
+                           f"{' of length ' + str(len(got)) if type(got) in (tuple, list) else ''}.")
+        if any(type(value) not in SCALAR_TYPES or type(value) is bool for value in got):
+            fail(exercise, f"compute_fans({shape}) should return two integers, got "
+                           f"({', '.join(type(value).__name__ for value in got)}).")
+        if any(not float(value).is_integer() for value in got):
+            fail(exercise, f"compute_fans({shape}) should return whole numbers, got a fraction.")
+        pair = tuple(int(value) for value in got)
         answers[shape] = pair
     wrong = {shape: pair for shape, pair in answers.items() if pair != initializers.compute_fans(shape)}
     if wrong:

@@ -433,7 +433,9 @@ class _Trainer:
 
         self.calls.append(weight_decay_lambda)
         if type(weight_decay_lambda) not in (float, int) or weight_decay_lambda not in CHOICE_LAMBDAS:
-            raise ValueError(f"fit: λ must be one of the candidates, got {weight_decay_lambda!r}")
+            shown = repr(weight_decay_lambda) if type(weight_decay_lambda) in (float, int) else \
+                type(weight_decay_lambda).__name__   # a student object's repr could run its code
+            raise ValueError(f"fit: λ must be one of the candidates, got {shown}")
         lam = float(weight_decay_lambda)
         if lam not in self.networks:
             x, t = self.splits["train"]
