@@ -117,13 +117,21 @@ def browser():
             chromium.close()
 
 
-@pytest.fixture
-def page(browser):
+@pytest.fixture(scope="module")
+def context(browser):
+    """One browser context for the module, so JupyterLab's few MB of JavaScript are fetched and compiled once
+    (its HTTP cache is the context's); every test still gets a page of its own and a fresh workspace."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(UI_TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
     page = context.new_page()
     yield page
-    context.close()
+    page.close()
 
 
 def open_and_run_all(page, lab: LabServer, notebook: str) -> None:
