@@ -26,9 +26,10 @@ def plot_noise_ceiling(ax, data: RegularizationData) -> None:
 
 
 def plot_run(ax, run: Run, *, baseline: Run | None = None, data: RegularizationData | None = None,
-             title: str | None = None) -> None:
+             title: str | None = None, legend: bool = True) -> None:
     """Train (solid), test (dashed) and validation (dotted) accuracy of one run, over a faint
-    unregularized baseline, with the label-noise ceiling when ``data`` is given."""
+    unregularized baseline, with the label-noise ceiling when ``data`` is given (``legend=False``: for
+    panels beside one that already explains the lines)."""
     if baseline is not None and baseline is not run:
         epochs = np.arange(len(baseline.history.test_acc))
         ax.plot(epochs, baseline.history.train_acc, color=BASELINE_GREY, linewidth=1, label="no regularization")
@@ -40,7 +41,8 @@ def plot_run(ax, run: Run, *, baseline: Run | None = None, data: RegularizationD
         plot_noise_ceiling(ax, data)
     ax.set_ylim(0, 1.02)
     ax.set_title(run.label if title is None else title, fontsize="medium")
-    ax.legend(fontsize="x-small", loc="lower right")
+    if legend:
+        ax.legend(fontsize="x-small", loc="lower right")
 
 
 def plot_weight_histograms(axes, runs: dict[str, Run], *, bins: int = 60) -> None:
