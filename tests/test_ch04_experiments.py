@@ -125,6 +125,17 @@ def test_train_run_records_one_value_per_epoch_from_epoch_zero(tiny_study):
     assert np.isnan(tiny_study.clean[0].final().memorized)  # nothing flipped, nothing to memorize
 
 
+def test_a_run_measured_only_at_the_end_ends_exactly_where_a_per_epoch_run_ends(data):
+    full = experiments.train_run(data, dropout_ratio=0.2, epochs=3, seed=6)
+    last = experiments.train_run(data, dropout_ratio=0.2, epochs=3, seed=6, per_epoch=False)
+    assert full.per_epoch and not last.per_epoch
+    assert last.final() == full.final()  # the same training, the same full sets
+    assert last.history.train_loss == full.history.train_loss
+    for name in ("val_acc", "clean_train_acc", "memorized", "weight_norm", "distance"):
+        assert len(getattr(last, name)) == 4 and np.isnan(getattr(last, name)[:3]).all(), name
+    assert len(last.history.test_acc) == 4 and np.isnan(last.history.test_acc[:3]).all()
+
+
 def test_memorized_fraction_counts_flipped_labels_reproduced(data):
     run = experiments.train_run(data, epochs=1, seed=0)
     network = experiments.build_network(data, seed=0)
@@ -187,6 +198,12 @@ def test_explorer_grid_reuses_the_study_runs(tiny_study, monkeypatch):
     grid = experiments.explorer_grid(tiny_study, lambdas=(0.0, experiments.LAMBDA), ratios=(0.0, 0.25))
     assert grid[(0.0, 0.0)] is tiny_study.none[0] and grid[(experiments.LAMBDA, 0.0)] is tiny_study.weight_decay[0]
     assert len(trained) == 2 and all(kw["seed"] == tiny_study.seeds[0] for kw in trained)
+    # A study run measured only at its end has no curves to show: the explorer trains its own.
+    trained.clear()
+    final_only = experiments.train_run(tiny_study.data[0], seed=tiny_study.seeds[0], epochs=2, per_epoch=False)
+    monkeypatch.setattr(tiny_study, "weight_decay", (final_only,) + tiny_study.weight_decay[1:])
+    grid = experiments.explorer_grid(tiny_study, lambdas=(0.0, experiments.LAMBDA), ratios=(0.0,))
+    assert grid[(0.0, 0.0)] is tiny_study.none[0] and len(trained) == 1
 
 
 # --------------------------------------------------------------------------- dropout, Adam toy
