@@ -108,7 +108,9 @@ def test_dropout_curves_are_not_slower_or_noisier(study):
 
 def test_early_stopping_keeps_better_weights_closer_to_the_start(study):
     stats = experiments.early_stopping_stats(study)
-    assert stats.test_acc.wins >= at_least(0.8)  # "better in most seeds": 10 of 10
+    # "better in most seeds": a real rate of about 0.9 (90 of 100 seeds, 1000–1099), so a block of 10 seeds
+    # shows 7 in about one case of ten; a majority (6 of 10) fails about once in 600 blocks at that rate.
+    assert stats.test_acc.wins >= at_least(0.6)  # 10 of 10 (0–9), 8 (500–509), 7 (700–709)
     assert stats.test_acc.mean > 0.01  # +0.038 ± 0.022
     assert stats.memorized.losses >= at_least(0.9)  # kept weights reproduce fewer flipped labels: 10 of 10
     assert stats.stop_epoch.mean < 0.8 * experiments.EPOCHS  # "saves training time": 12.8 of 20
