@@ -180,7 +180,8 @@ def layer_histograms(axes: Sequence, activations: Sequence[np.ndarray], *, bins:
     if len(axes) != len(activations):
         raise ValueError(f"{len(axes)} axes for {len(activations)} layers: give one axis per layer")
     for layer, (ax, values) in enumerate(zip(axes, activations), start=1):
-        ax.hist(np.asarray(values).ravel(), bins=bins, range=value_range, color=color)
+        # one filled outline instead of a patch per bin: the same picture, a fraction of the drawing time
+        ax.hist(np.asarray(values).ravel(), bins=bins, range=value_range, color=color, histtype="stepfilled")
         ax.set_title(f"layer {layer}", fontsize="small")
         ax.tick_params(labelsize="x-small")
         if layer > 1:
