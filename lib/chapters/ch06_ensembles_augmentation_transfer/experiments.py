@@ -243,9 +243,9 @@ def brier_decomposition(member_probabilities: np.ndarray, t: np.ndarray) -> tupl
 
 ENSEMBLE_TRAIN = 200     # training images per seed
 ENSEMBLE_MEMBERS = 4     # k = 1 … 5 independently trained networks
-ENSEMBLE_STEPS = 48      # steps per member
+ENSEMBLE_STEPS = 40      # steps per member
 SNAPSHOTS = 4            # cycles of the cosine-restart run, one snapshot at the end of each
-SNAPSHOT_STEPS = 96      # the whole cosine-restart run: SNAPSHOTS cycles of 24 steps
+SNAPSHOT_STEPS = 64      # the whole cosine-restart run: SNAPSHOTS cycles of 16 steps
 SNAPSHOT_LR = 2 * LR     # each cycle restarts at this η and decays to 0 along a cosine
 EMA_DECAY = 0.9
 
