@@ -431,9 +431,9 @@ def transform_images(x: np.ndarray, angles, dx, dy) -> np.ndarray:
     out = np.zeros(images.shape, dtype=np.result_type(images.dtype, float))
     # The padded rows and columns of the four neighbours (clipped once each: far outside lands on the border).
     row_start = [first + np.clip(row0 + dr + 1, 0, side + 1) * (side + 2) for dr in (0, 1)]
-    cols = [np.clip(col0 + dc + 1, 0, side + 1) for dc in (0, 1)]
+    column = [np.clip(col0 + dc + 1, 0, side + 1) for dc in (0, 1)]
     for dr, dc, weight in ((0, 0, (1 - wr) * (1 - wc)), (0, 1, (1 - wr) * wc), (1, 0, wr * (1 - wc)), (1, 1, wr * wc)):
-        out += weight * padded.ravel()[row_start[dr] + cols[dc]]
+        out += weight * padded.ravel()[row_start[dr] + column[dc]]
     return out.reshape(x.shape).astype(x.dtype, copy=False)
 
 
