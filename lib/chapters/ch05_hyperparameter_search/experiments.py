@@ -173,7 +173,7 @@ def network_for(data: SearchData, *, weight_decay: float = 0.0, hidden=HIDDEN, s
 @dataclass
 class Trial:
     """One short training run: its configuration, validation accuracy per epoch (index 0 = before
-    training), training accuracy per epoch, and which test samples the final network classifies
+    training), training accuracy per epoch (empty unless the run was asked for it), and which test samples the final network classifies
     correctly (kept for the "tuning on test" experiment; ``test_acc`` is their mean)."""
 
     config: dict
@@ -195,14 +195,34 @@ class Trial:
 
 
 def run_trial(config: dict, data: SearchData, *, epochs: int = EPOCHS, hidden=HIDDEN,
-              batch_size: int = BATCH_SIZE, init_seed: int = 0, shuffle_seed: int = 1, stage: str = "") -> Trial:
-    """Train one network with ``config['lr']`` and ``config.get('weight_decay', 0)``."""
+              batch_size: int = BATCH_SIZE, init_seed: int = 0, shuffle_seed: int = 1, stage: str = "",
+              training_curve: bool = False) -> Trial:
+    """Train one network with ``config['lr']`` and ``config.get('weight_decay', 0)``.
+
+    A search needs only the validation accuracy per epoch; ``training_curve=True`` also measures the
+    accuracy on the whole training part after every epoch (for a figure), which costs as much again.
+    """
     network = network_for(data, weight_decay=config.get("weight_decay", 0.0), hidden=hidden, seed=init_seed)
-    history = train(network, SGD(lr=config["lr"]), (data.train, data.validation), epochs=epochs,
-                    batch_size=batch_size, seed=shuffle_seed)
+    optimizer = SGD(lr=config["lr"])
+    if training_curve:
+        history = train(network, optimizer, (data.train, data.validation), epochs=epochs, batch_size=batch_size,
+                        seed=shuffle_seed)
+        val_curve, train_curve = list(history.test_acc), list(history.train_acc)
+    else:
+        # train's own per-epoch evaluation looks at one sample of each set only (it never changes the order
+        # of training); the validation accuracy is measured here, on the whole validation part, as train
+        # would: before training and after every epoch that finished.
+        x_val, t_val = data.validation
+        val_curve, train_curve = [network.accuracy(x_val, t_val)], []
+
+        def measure_validation(epoch, history):
+            val_curve.append(network.accuracy(x_val, t_val))
+
+        history = train(network, optimizer, (data.train, data.validation), epochs=epochs, batch_size=batch_size,
+                        eval_size=1, seed=shuffle_seed, callback=measure_validation)
     x_test, t_test = data.test
     correct = network.predict(x_test).argmax(axis=1) == t_test
-    return Trial(config=dict(config), val_curve=list(history.test_acc), train_curve=list(history.train_acc),
+    return Trial(config=dict(config), val_curve=val_curve, train_curve=train_curve,
                  test_correct=correct, diverged=history.diverged, seconds=history.seconds, stage=stage)
 
 
@@ -358,16 +378,12 @@ def selection_optimism(trials: list[Trial], splits: int = 200, seed: int = 0) ->
     val_index = finished.index(best_trial(finished))
     rng = stream(seed, "halvings")
     n = correct.shape[1]
-    reported, fresh, validation_choice = [], [], []
-    for _ in range(splits):
-        order = rng.permutation(n)
-        half_a, half_b = order[: n // 2], order[n // 2:]
-        acc_a, acc_b = correct[:, half_a].mean(axis=1), correct[:, half_b].mean(axis=1)
-        winner = int(np.argmax(acc_a))
-        reported.append(acc_a[winner])
-        fresh.append(acc_b[winner])
-        validation_choice.append(acc_b[val_index])
-    return SelectionOptimism(np.array(reported), np.array(fresh), np.array(validation_choice))
+    orders = np.array([rng.permutation(n) for _ in range(splits)])   # one halving per row
+    acc_a = correct[:, orders[:, : n // 2]].mean(axis=2)            # (trials, splits)
+    acc_b = correct[:, orders[:, n // 2:]].mean(axis=2)
+    winner = np.argmax(acc_a, axis=0)                                # per halving, the best trial on half A
+    halvings = np.arange(splits)
+    return SelectionOptimism(acc_a[winner, halvings], acc_b[winner, halvings], acc_b[val_index])
 
 
 # --------------------------------------------------------------------------- grid vs random, synthetic
@@ -520,10 +536,12 @@ class SeedStudy:
         return max(np.nan_to_num(t.val_acc) for t in self.wide + self.grid if t.config["lr"] <= 1e-2)
 
 
-def seed_study(seed: int, dataset: str = "digits", progress: bool = False) -> SeedStudy:
-    """One seed's wide random search, endpoint grid and fine random search."""
+def seed_study(seed: int, dataset: str = "digits", progress: bool = False, training_curves: bool = False) -> SeedStudy:
+    """One seed's wide random search, endpoint grid and fine random search (``training_curves``: the wide
+    trials also record their training accuracy per epoch, for the walk-through's figure)."""
     data = make_search_data(dataset, seed=seed)
-    wide = random_search(WIDE_SPACE, data, N_WIDE, seed=seed, stage="wide", progress=progress)
+    wide = random_search(WIDE_SPACE, data, N_WIDE, seed=seed, stage="wide", progress=progress,
+                         training_curve=training_curves)
     grid = grid_search(WIDE_SPACE, data, seed=seed, progress=progress)
     fine_space = narrow_space(WIDE_SPACE, wide, top_k=FINE_TOP_K, margin=0.5)
     fine = random_search(fine_space, data, N_FINE, seed=seed, stage="fine", progress=progress)
@@ -552,13 +570,14 @@ class ClaimStudy:
         return self.studies[self.seeds.index(seed)]
 
 
-def claim_study(seeds, dataset: str = "digits", progress: bool = False) -> ClaimStudy:
-    """Run :func:`seed_study` for every seed and collect the statistics the chapter states."""
+def claim_study(seeds, dataset: str = "digits", progress: bool = False, curves_seed: int | None = None) -> ClaimStudy:
+    """Run :func:`seed_study` for every seed and collect the statistics the chapter states; the wide
+    trials of ``curves_seed`` also record their training curves."""
     status = Progress(progress)
     studies = []
     for i, seed in enumerate(seeds):
         status.update(f"searching: seed {i + 1}/{len(seeds)}", force=True)
-        studies.append(seed_study(seed, dataset))
+        studies.append(seed_study(seed, dataset, training_curves=seed == curves_seed))
     status.update(f"searched {len(seeds)} seeds", force=True)
     status.close()
     optimism = [selection_optimism(s.wide + s.grid + s.fine, seed=s.seed) for s in studies]

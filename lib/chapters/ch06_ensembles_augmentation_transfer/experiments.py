@@ -243,9 +243,9 @@ def brier_decomposition(member_probabilities: np.ndarray, t: np.ndarray) -> tupl
 
 ENSEMBLE_TRAIN = 200     # training images per seed
 ENSEMBLE_MEMBERS = 4     # k = 1 … 5 independently trained networks
-ENSEMBLE_STEPS = 48      # steps per member
+ENSEMBLE_STEPS = 40      # steps per member
 SNAPSHOTS = 4            # cycles of the cosine-restart run, one snapshot at the end of each
-SNAPSHOT_STEPS = 96      # the whole cosine-restart run: SNAPSHOTS cycles of 24 steps
+SNAPSHOT_STEPS = 64      # the whole cosine-restart run: SNAPSHOTS cycles of 16 steps
 SNAPSHOT_LR = 2 * LR     # each cycle restarts at this η and decays to 0 along a cosine
 EMA_DECAY = 0.9
 
@@ -429,10 +429,11 @@ def transform_images(x: np.ndarray, angles, dx, dy) -> np.ndarray:
     padded = np.pad(images, ((0, 0), (1, 1), (1, 1))).reshape(n, -1)  # a border of zeros: outside is black
     first = np.arange(n)[:, None, None] * (side + 2) ** 2
     out = np.zeros(images.shape, dtype=np.result_type(images.dtype, float))
+    # The padded rows and columns of the four neighbours (clipped once each: far outside lands on the border).
+    row_start = [first + np.clip(row0 + dr + 1, 0, side + 1) * (side + 2) for dr in (0, 1)]
+    column = [np.clip(col0 + dc + 1, 0, side + 1) for dc in (0, 1)]
     for dr, dc, weight in ((0, 0, (1 - wr) * (1 - wc)), (0, 1, (1 - wr) * wc), (1, 0, wr * (1 - wc)), (1, 1, wr * wc)):
-        r = np.clip(row0 + dr + 1, 0, side + 1)
-        c = np.clip(col0 + dc + 1, 0, side + 1)
-        out += weight * padded.ravel()[first + r * (side + 2) + c]
+        out += weight * padded.ravel()[row_start[dr] + column[dc]]
     return out.reshape(x.shape).astype(x.dtype, copy=False)
 
 

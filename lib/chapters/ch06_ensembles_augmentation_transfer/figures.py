@@ -3,6 +3,8 @@ holds; nothing here trains a network."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import matplotlib.pyplot as plt
@@ -65,28 +67,45 @@ def plot_snapshot_schedule(ax, snapshots: int = experiments.SNAPSHOTS) -> None:
     ax.legend(fontsize="small")
 
 
-def _image(ax, pixels, title: str = "", color: str = "black") -> None:
-    side = int(round(np.sqrt(pixels.size)))
-    ax.imshow(pixels.reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
+def _mosaic(ax, images: np.ndarray, titles=None, colors=None, *, row_labels=None, gap_x: int = 1) -> None:
+    """Rows × columns of flattened square images drawn as ONE picture in one axes (far cheaper to draw
+    than an axes per digit). ``titles[r][c]`` (coloured ``colors[r][c]``) is written above image (r, c);
+    ``row_labels`` at the left of each row; ``gap_x`` pixels between columns (room for long titles). Gaps between the images show the axes' grey background."""
+    images = np.asarray(images, dtype=float)
+    rows, columns = images.shape[:2]
+    side = math.isqrt(images.shape[2])
+    gap_y = 4 if titles is not None else 1  # room for a line of text above every row
+    canvas = np.full((rows * (side + gap_y), columns * (side + gap_x) + gap_x), np.nan)
+    for r in range(rows):
+        for c in range(columns):
+            top, left = r * (side + gap_y) + gap_y, c * (side + gap_x) + gap_x
+            canvas[top:top + side, left:left + side] = images[r, c].reshape(side, side)
+            if titles is not None and titles[r][c]:
+                ax.text(left + side / 2 - 0.5, top - 0.9, titles[r][c], ha="center", va="bottom", fontsize="small",
+                        color="black" if colors is None else colors[r][c])
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_facecolor("0.8")
     ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set_yticks([] if row_labels is None else [r * (side + gap_y) + gap_y + side / 2 - 0.5 for r in range(rows)],
+                  [] if row_labels is None else row_labels)
+    ax.tick_params(length=0)
     ax.grid(False)
-    if title:
-        ax.set_title(title, fontsize="small", color=color)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
 
 
 def plot_augmented_examples(fig, x: np.ndarray, t: np.ndarray, *, seed: int = 0, versions: int = 5) -> None:
     """Rows: a few training digits; columns: the original, ``versions`` label-preserving random versions,
     and the same digit turned by 180°."""
     rng = np.random.default_rng(experiments.stream(seed, experiments.AUGMENT))
-    axes = fig.subplots(len(x), versions + 2)
-    for row, (image, label) in enumerate(zip(x, t)):
+    rows = []
+    for image in x:
         variants = experiments.augment(np.repeat(image[None], versions, axis=0), rng)
-        _image(axes[row, 0], image, f"original {label}" if row == 0 else f"{label}")
-        for column, variant in enumerate(variants, start=1):
-            _image(axes[row, column], variant, "augmented" if row == 0 else "")
-        _image(axes[row, -1], experiments.transform_images(image[None], 180.0, 0, 0)[0],
-               "turned 180°" if row == 0 else "", color=OKABE_ITO[3])
+        rows.append([image, *variants, experiments.transform_images(image[None], 180.0, 0, 0)[0]])
+    header = ["original"] + ["augmented"] * versions + ["turned 180°"]
+    titles = [header] + [[""] * len(header)] * (len(x) - 1)
+    colors = [["black"] * (versions + 1) + [OKABE_ITO[3]]] * len(x)
+    _mosaic(fig.add_subplot(), np.array(rows), titles, colors, row_labels=[f"digit {label}" for label in t])
 
 
 def plot_augmentation_gain(ax, study) -> None:
@@ -124,14 +143,16 @@ def plot_transfer(axes, study) -> None:
 
 def plot_rotation(axes, probe, angle: float) -> None:
     """Left: the probe's example digits turned by ``angle`` with the augmented network's guess (red when
-    wrong). Right: test accuracy against the angle for every network, the current angle marked."""
-    image_axes, curve_ax = axes[:-1], axes[-1]
+    wrong), in two rows. Right: test accuracy against the angle for every network, the current angle marked."""
+    image_ax, curve_ax = axes
     turned = experiments.transform_images(probe.examples, angle, 0, 0)
-    network = probe.networks["augmented"]
-    probabilities = experiments.predict_proba(network, turned)
-    for ax, image, label, p in zip(image_axes, turned, probe.example_labels, probabilities):
-        guess = int(np.argmax(p))
-        _image(ax, image, f"{label} → {guess} ({p[guess]:.0%})", color="black" if guess == label else OKABE_ITO[3])
+    probabilities = experiments.predict_proba(probe.networks["augmented"], turned)
+    guesses = np.argmax(probabilities, axis=1)
+    titles = [f"{label} → {guess} ({p[guess]:.0%})" for label, guess, p in zip(probe.example_labels, guesses, probabilities)]
+    colors = ["black" if guess == label else OKABE_ITO[3] for label, guess in zip(probe.example_labels, guesses)]
+    columns = math.ceil(len(turned) / 2)
+    _mosaic(image_ax, turned.reshape(2, columns, -1), [titles[:columns], titles[columns:]],
+            [colors[:columns], colors[columns:]], gap_x=5)
     for index, (name, values) in enumerate(probe.accuracy.items()):
         curve_ax.plot(probe.angles, values, color=OKABE_ITO[index], label=name)
     curve_ax.axvline(angle, color="black", linewidth=1)
@@ -142,12 +163,8 @@ def plot_rotation(axes, probe, angle: float) -> None:
 
 
 def _rotation_figure(probe, angle: float):
-    fig = plt.figure(figsize=(11, 3.4))
-    grid = fig.add_gridspec(2, len(probe.examples) // 2 + 3)
-    columns = len(probe.examples) // 2
-    image_axes = [fig.add_subplot(grid[row, column]) for row in range(2) for column in range(columns)]
-    curve_ax = fig.add_subplot(grid[:, columns:])
-    plot_rotation(image_axes + [curve_ax], probe, angle)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": (2, 3)})
+    plot_rotation(axes, probe, angle)
     fig.suptitle(f"every test image turned by {angle:+.0f}° (guesses of the augmented network)", fontsize="medium")
     fig.tight_layout()
     return fig
@@ -173,21 +190,17 @@ def interactive_figure(probe):
 def static_figure(probe, angles=(0, 20, 90, 180)):
     """For readers without a live kernel: the example digits at a few angles (one row each, the augmented
     network's guesses) beside the accuracy-against-angle curves. Returns the figure."""
-    columns = len(probe.examples)
-    fig = plt.figure(figsize=(11, 5.5))
-    grid = fig.add_gridspec(len(angles), columns + 4)
-    curve_ax = fig.add_subplot(grid[:, columns + 1:])
+    fig, (image_ax, curve_ax) = plt.subplots(1, 2, figsize=(11, 5.5), gridspec_kw={"width_ratios": (4, 5)})
     network = probe.networks["augmented"]
-    for row, angle in enumerate(angles):
+    rows, titles, colors = [], [], []
+    for angle in angles:
         turned = experiments.transform_images(probe.examples, angle, 0, 0)
-        probabilities = experiments.predict_proba(network, turned)
-        for column, (image, label, p) in enumerate(zip(turned, probe.example_labels, probabilities)):
-            ax = fig.add_subplot(grid[row, column])
-            guess = int(np.argmax(p))
-            _image(ax, image, f"{label} → {guess}", color="black" if guess == label else OKABE_ITO[3])
-            if column == 0:
-                ax.set_ylabel(f"{angle}°")
+        guesses = np.argmax(experiments.predict_proba(network, turned), axis=1)
+        rows.append(turned)
+        titles.append([f"{label} → {guess}" for label, guess in zip(probe.example_labels, guesses)])
+        colors.append(["black" if guess == label else OKABE_ITO[3] for label, guess in zip(probe.example_labels, guesses)])
         curve_ax.axvline(angle, color="0.6", linewidth=0.8, linestyle="--")
+    _mosaic(image_ax, np.array(rows), titles, colors, row_labels=[f"{angle}°" for angle in angles])
     for index, (name, values) in enumerate(probe.accuracy.items()):
         curve_ax.plot(probe.angles, values, color=OKABE_ITO[index], label=name)
     curve_ax.set_xlabel("rotation of every test image (degrees)")
