@@ -13,6 +13,7 @@ Pictures live in ``figures.py``; nothing here imports matplotlib.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -485,6 +486,13 @@ def network_data(dataset: str = "digits", seed: int = 0):
     return load_dataset(dataset, seed=0 if seed == 0 else _stream_seed(seed, _DATA), dtype=np.float32)
 
 
+@functools.lru_cache(maxsize=64)
+def _study_data(dataset: str, seed: int):
+    """:func:`network_data`, loaded once per (dataset, seed) for the studies, which only read it (the network,
+    decay and L-BFGS studies share each seed's split). Callers outside the studies get fresh arrays."""
+    return network_data(dataset, seed)
+
+
 def build_network(data, seed: int = 0):
     """The chapter's one network: 4×100 ReLU, He initialization, float32 like ``data``, initial weights
     from ``seed``'s initialization stream."""
@@ -558,7 +566,7 @@ def network_study(seeds, *, dataset: str = "digits", epochs: int = NETWORK_EPOCH
                   names=BOOK_PATH_OPTIMIZERS) -> NetworkStudy:
     losses, accuracies, shown = {}, {}, {}
     for seed in seeds:
-        data = network_data(dataset, seed)
+        data = _study_data(dataset, seed)
         for name, optimizer in optimizers_for("network", names).items():
             history, accuracy = _train(data, optimizer, seed, epochs)
             losses.setdefault(name, []).append(final_loss(history))
@@ -642,7 +650,7 @@ def decay_study(seeds, *, dataset: str = "digits", epochs: int = NETWORK_EPOCHS)
     losses, accuracies, shown, final_lrs = {}, {}, {}, {}
     schedules = schedules_for(epochs)
     for seed in seeds:
-        data = network_data(dataset, seed)
+        data = _study_data(dataset, seed)
         for name in DECAY_SCHEDULES:
             schedule, per = schedules[name]
             history, accuracy = _train(data, optimizers.Momentum(lr=SCHEDULE_LR, momentum=MOMENTUM), seed, epochs,
@@ -1016,7 +1024,7 @@ class LbfgsStudy:
 def lbfgs_study(seeds, dataset: str = "digits") -> LbfgsStudy:
     at_50, at_end, shown = {}, {}, None
     for seed in seeds:
-        (x_train, t_train), test = network_data(dataset, seed)
+        (x_train, t_train), test = _study_data(dataset, seed)
         subset = ((x_train[:LBFGS_TRAIN_SIZE], t_train[:LBFGS_TRAIN_SIZE]), test)
         runs, minimum = lbfgs_vs_adam(subset, evaluations=LBFGS_EVALUATIONS, seed=seed)
         for name, run in runs.items():
