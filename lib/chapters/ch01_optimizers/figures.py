@@ -13,7 +13,7 @@ from lib.plots import animation_html, color_for, contour_paths, show_in_output
 __all__ = ["animate_paths", "animation_small_multiples", "path_small_multiples", "lab_figure", "interactive_figure",
            "ETA_MAX"]
 
-ANIMATION_FRAMES = 6
+ANIMATION_FRAMES = 4  # each frame is a PNG drawn and stored: four show the paths growing
 
 
 def _panel_background(axes, panels):
