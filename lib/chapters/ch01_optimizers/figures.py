@@ -86,7 +86,7 @@ def path_small_multiples(function, paths: dict, *, options=None, title: str = ""
     return fig
 
 
-def animation_small_multiples(panels, *, snapshots=(1 / 3, 2 / 3, 1.0), figsize=(11, 6.4)):
+def animation_small_multiples(panels, *, snapshots=(0.5, 1.0), figsize=(8.5, 6.4)):
     """The static fallback of :func:`animate_paths`: one row per panel ``(function, paths, options)``, one
     column per snapshot (a fraction of the steps), every optimizer's path drawn up to that point."""
     fig, axes = plt.subplots(len(panels), len(snapshots), figsize=figsize, sharey="row", squeeze=False)
@@ -103,9 +103,9 @@ def animation_small_multiples(panels, *, snapshots=(1 / 3, 2 / 3, 1.0), figsize=
             ax.set_ylabel("")
     names = list(panels[0][1])
     fig.legend([plt.Line2D([], [], color=color_for(name, index)) for index, name in enumerate(names)], names,
-               loc="lower center", ncol=len(names), frameon=False)
+               loc="lower center", ncol=3, frameon=False)
     # Fixed spacing instead of tight_layout, which measures every label again; the notebook trims the margins.
-    fig.subplots_adjust(bottom=0.14, hspace=0.45, wspace=0.12)
+    fig.subplots_adjust(bottom=0.17, hspace=0.45, wspace=0.2)
     return fig
 
 
