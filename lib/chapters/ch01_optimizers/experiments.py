@@ -705,8 +705,8 @@ def _least_squares_loss(x, y, w) -> float:
 
 
 def _minibatch_gradients(xb, yb, w) -> np.ndarray:
-    """Least-squares gradients xᵦᵀ(xᵦ·w − yᵦ)/B of stacked batches xb (…, B, 2), yb (…, B) at stacked
-    weights w (…, 2): one matrix product per batch, exactly as for a single batch."""
+    """Least-squares gradients xᵦᵀ(xᵦ·w − yᵦ)/B of stacked batches xb (…, B, d), yb (…, B) at stacked
+    weights w (…, d): one matrix product per batch, exactly as for a single batch."""
     residual = (xb @ w[..., None])[..., 0] - yb
     return (np.swapaxes(xb, -1, -2) @ residual[..., None])[..., 0] / xb.shape[-2]
 
@@ -872,9 +872,8 @@ def _sparse_runs(name: str, x: np.ndarray, y: np.ndarray, batches: np.ndarray, l
     params = {"w": np.zeros((len(x), SPARSE_FEATURES))}
     rows = np.arange(len(x))[:, None]
     for step in range(batches.shape[1]):
-        xb, yb = x[rows, batches[:, step]], y[rows, batches[:, step]]
-        residual = (xb @ params["w"][..., None])[..., 0] - yb
-        optimizer.update(params, {"w": (np.swapaxes(xb, -1, -2) @ residual[..., None])[..., 0] / SPARSE_BATCH})
+        batch = (rows, batches[:, step])
+        optimizer.update(params, {"w": _minibatch_gradients(x[batch], y[batch], params["w"])})
     return params["w"]
 
 
