@@ -13,6 +13,7 @@ Pictures live in ``figures.py``; nothing here imports matplotlib.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -22,15 +23,15 @@ from lib import functions, optimizers
 
 __all__ = [
     "LEARNING_RATES", "MOMENTUM", "SeedRate", "MeanSpread", "seed_rate", "mean_spread",
-    "make_optimizer", "optimizers_for", "start_point", "paths_on", "gradient_angle", "PathStats", "path_stats",
+    "make_optimizer", "optimizers_for", "start_point", "paths_on", "paths_from", "gradient_angle", "PathStats", "path_stats",
     "PathStudy", "path_study", "momentum_forms_gap", "noisy_sgd_path", "nesterov_lookahead_path", "nesterov_forms_gap",
     "bias_correction_trace",
     "saddle_start", "saddle_escape_steps", "f_increases", "SaddleBealeStudy", "saddle_beale_study",
     "RotationResult", "rotation_effect", "RotationStudy", "rotation_study",
-    "NETWORK_HIDDEN", "NETWORK_EPOCHS", "BATCH_SIZE", "EVAL_SIZE", "build_network", "network_data",
+    "NETWORK_HIDDEN", "NETWORK_EPOCHS", "BATCH_SIZE", "NETWORK_TRAIN_SIZE", "NETWORK_BATCH", "EVAL_SIZE", "build_network", "network_data",
     "NetworkStudy", "network_study", "final_loss",
     "SCHEDULE_LR", "schedules_for", "schedule_curves", "DecayStudy", "decay_study",
-    "NoiseBallStudy", "noise_ball_study", "gradient_noise",
+    "NoiseBallStudy", "noise_ball_study", "gradient_noise", "noisy_sgd_paths",
     "CriticalPointStudy", "critical_point_study",
     "SparseStudy", "sparse_study", "sparse_problem", "sparse_run", "per_feature_sgd_excess",
     "NewtonResult", "newton_on_quadratic", "newton_log_bowl", "LbfgsStudy", "lbfgs_vs_adam", "lbfgs_study",
@@ -150,6 +151,28 @@ def paths_on(function, scenario: str = "path", *, names=None, start=None, steps:
             for name, optimizer in optimizers_for(scenario, names).items()}
 
 
+def paths_from(name: str, scenario: str, function, starts, steps: int) -> np.ndarray:
+    """Paths of optimizer ``name`` (its rate for ``scenario``) from every start at once, shape
+    (steps+1, len(starts), 2): ``path[:, i]`` is exactly ``functions.run_optimizer`` from ``starts[i]``.
+
+    Every update rule here is elementwise, so one optimizer updating an (n, 2) array runs n independent
+    descents, each with its own state, in one numpy operation per step instead of n.
+    """
+    point = np.array(starts, dtype=np.float64).reshape(-1, 2)
+    optimizer = make_optimizer(name, scenario)
+    params = {"xy": point}
+    path = np.empty((steps + 1,) + point.shape)
+    path[0] = point
+    for step in range(steps):
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+            gradient = np.stack(function.gradient(point[:, 0], point[:, 1]), axis=-1).astype(np.float64, copy=False)
+        if not np.all(np.isfinite(gradient)):
+            raise ValueError(f"{function.name}: a {name} path diverged before step {step}")
+        optimizer.update(params, {"xy": gradient})
+        path[step + 1] = point
+    return path
+
+
 def gradient_angle(function, point) -> float:
     """Degrees between the steepest-descent direction −∇f(point) and the straight line to the minimum."""
     point = np.asarray(point, dtype=float)
@@ -215,13 +238,10 @@ class PathStudy:
 
 def path_study(seeds, steps: int = 30) -> PathStudy:
     f = functions.saito
-    stats: dict[str, list[PathStats]] = {name: [] for name in optimizers_for("path")}
-    angles = []
-    for seed in seeds:
-        angles.append(gradient_angle(f, start_point(f.start, seed)))
-        for name, path in paths_on(f, seed=seed, steps=steps).items():
-            stats[name].append(path_stats(path))
-    return PathStudy(tuple(seeds), steps, angles, stats)
+    starts = [start_point(f.start, seed) for seed in seeds]
+    stats = {name: [path_stats(path) for path in np.moveaxis(paths_from(name, "path", f, starts, steps), 1, 0)]
+             for name in optimizers_for("path")}
+    return PathStudy(tuple(seeds), steps, [gradient_angle(f, start) for start in starts], stats)
 
 
 def momentum_forms_gap(eta: float = 1.0, mu: float = 0.9, *, steps: int = 30, seed: int = 0) -> float:
@@ -342,16 +362,17 @@ class SaddleBealeStudy:
 
 
 def saddle_beale_study(seeds) -> SaddleBealeStudy:
-    escape, rises, shown = {}, {}, None
-    for seed in seeds:
-        saddle = paths_on(functions.saddle, "saddle", start=saddle_start(seed), steps=SADDLE_STEPS, jitter=0.0)
-        beale = paths_on(functions.beale, "beale", steps=BEALE_STEPS, seed=seed, jitter=BEALE_JITTER)
-        for name, steps in saddle_escape_steps(saddle).items():
-            escape.setdefault(name, []).append(steps)
-        for name, path in beale.items():
-            rises.setdefault(name, []).append(f_increases(functions.beale, path))
-        shown = shown or (saddle, beale)
-    return SaddleBealeStudy(tuple(seeds), escape, rises, *shown)
+    saddle_starts = [saddle_start(seed) for seed in seeds]
+    beale_starts = [start_point(functions.beale.start, seed, BEALE_JITTER) for seed in seeds]
+    saddle = {name: paths_from(name, "saddle", functions.saddle, saddle_starts, SADDLE_STEPS)
+              for name in optimizers_for("saddle")}
+    beale = {name: paths_from(name, "beale", functions.beale, beale_starts, BEALE_STEPS)
+             for name in optimizers_for("beale")}
+    escape = {name: [saddle_escape_steps({name: paths[:, i]})[name] for i in range(len(seeds))]
+              for name, paths in saddle.items()}
+    rises = {name: [f_increases(functions.beale, paths[:, i]) for i in range(len(seeds))] for name, paths in beale.items()}
+    return SaddleBealeStudy(tuple(seeds), escape, rises, {name: paths[:, 0] for name, paths in saddle.items()},
+                            {name: paths[:, 0] for name, paths in beale.items()})
 
 
 # -------------------------------------------------------------------------------------- rotation
@@ -422,15 +443,41 @@ class RotationStudy:
         return {name: float(np.median(self.ratios(name))) for name in ADAPTIVE}
 
 
-def rotation_study(seeds) -> RotationStudy:
-    return RotationStudy(tuple(seeds), [rotation_effect(seed=seed, directions=1) for seed in seeds])
+def _rotation_start(seed: int, angle: float, radius: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """The first start of :func:`rotation_effect` for ``seed``, and the same start rotated by ``angle``."""
+    offset = math.atan2(1.0, -4.0) if seed == 0 else _stream(seed, _ROTATION).uniform(0, 2 * math.pi)
+    c, s = math.cos(angle), math.sin(angle)
+    base = radius * np.array([math.cos(offset), math.sin(offset)])
+    return base, np.array([c * base[0] - s * base[1], s * base[0] + c * base[1]])
+
+
+def rotation_study(seeds, *, lambda1: float = 1.0, lambda2: float = 20.0, angle: float = math.pi / 4,
+                   steps: int = 50) -> RotationStudy:
+    """``rotation_effect(seed=seed, directions=1)`` for every seed, all seeds' descents run at once."""
+    aligned_bowl = functions.quadratic(lambda1, lambda2)
+    rotated_bowl = functions.rotated_quadratic(lambda1, lambda2, angle)
+    bases, rotated_starts = zip(*(_rotation_start(seed, angle) for seed in seeds))
+    names = list(optimizers_for("rotation"))
+    aligned = {name: paths_from(name, "rotation", aligned_bowl, bases, steps) for name in names}
+    rotated = {name: paths_from(name, "rotation", rotated_bowl, rotated_starts, steps) for name in names}
+    results = []
+    for i in range(len(seeds)):
+        values = {name: (float(aligned_bowl(*aligned[name][-1, i])), float(rotated_bowl(*rotated[name][-1, i])))
+                  for name in names}
+        paths = {"aligned": {name: aligned[name][:, i] for name in names},
+                 "rotated": {name: rotated[name][:, i] for name in names}}
+        results.append(RotationResult(values, paths, (aligned_bowl, rotated_bowl)))
+    return RotationStudy(tuple(seeds), results)
 
 
 # ---------------------------------------------------------------------------------- the real network
 
 NETWORK_HIDDEN = [100, 100, 100, 100]  # the book's 5-layer network: four hidden ReLU layers, He init
-NETWORK_EPOCHS = 4  # digits: 1,438 training images, 11 mini-batches of 128 per epoch
-BATCH_SIZE = 128
+NETWORK_EPOCHS = 4
+BATCH_SIZE = 128  # the book's mini-batch, used on the whole training set (the exercise's run)
+# The ten-seed studies train on the first 704 of the 1,438 training images in mini-batches of 64: the same
+# 11 steps per epoch as 128 on all of them, at half the arithmetic.
+NETWORK_TRAIN_SIZE, NETWORK_BATCH = 704, 64
 EVAL_SIZE = 100  # the per-epoch curves use 100 images; final test accuracies use the whole test set
 
 
@@ -440,6 +487,15 @@ def network_data(dataset: str = "digits", seed: int = 0):
     from lib.data import load_dataset
 
     return load_dataset(dataset, seed=0 if seed == 0 else _stream_seed(seed, _DATA), dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _study_data(dataset: str, seed: int):
+    """:func:`network_data` with the first NETWORK_TRAIN_SIZE training images, loaded once per (dataset, seed)
+    for the studies, which only read it (the network, decay and L-BFGS studies share each seed's split).
+    Callers outside the studies get fresh arrays."""
+    (x_train, t_train), test = network_data(dataset, seed)
+    return (x_train[:NETWORK_TRAIN_SIZE], t_train[:NETWORK_TRAIN_SIZE]), test
 
 
 def build_network(data, seed: int = 0):
@@ -459,10 +515,17 @@ def _train(data, optimizer, seed: int, epochs: int, **options):
     from lib.training import train
 
     network = build_network(data, seed)
-    history = train(network, optimizer, data, epochs=epochs, batch_size=BATCH_SIZE,
+    history = train(network, optimizer, data, epochs=epochs, batch_size=NETWORK_BATCH,
                     seed=0 if seed == 0 else _stream_seed(seed, _ORDER), eval_size=EVAL_SIZE, **options)
     (_, _), (x_test, t_test) = data
     return history, float(network.accuracy(x_test, t_test))
+
+
+@functools.lru_cache(maxsize=64)
+def _momentum_run(dataset: str, seed: int, epochs: int):
+    """(history, test accuracy) of Momentum at its network rate and a constant rate: one run that both the
+    network study (its "Momentum") and the decay study (its "constant") report, trained once per seed."""
+    return _train(_study_data(dataset, seed), make_optimizer("Momentum", "network"), seed, epochs)
 
 
 def final_loss(history) -> float:
@@ -515,9 +578,12 @@ def network_study(seeds, *, dataset: str = "digits", epochs: int = NETWORK_EPOCH
                   names=BOOK_PATH_OPTIMIZERS) -> NetworkStudy:
     losses, accuracies, shown = {}, {}, {}
     for seed in seeds:
-        data = network_data(dataset, seed)
+        data = _study_data(dataset, seed)
         for name, optimizer in optimizers_for("network", names).items():
-            history, accuracy = _train(data, optimizer, seed, epochs)
+            if name == "Momentum":
+                history, accuracy = _momentum_run(dataset, seed, epochs)
+            else:
+                history, accuracy = _train(data, optimizer, seed, epochs)
             losses.setdefault(name, []).append(final_loss(history))
             accuracies.setdefault(name, []).append(accuracy)
             if seed == seeds[0]:
@@ -527,7 +593,9 @@ def network_study(seeds, *, dataset: str = "digits", epochs: int = NETWORK_EPOCH
 
 # ---------------------------------------------------------------------------------------- schedules
 
-SCHEDULE_LR = 0.1  # η₀ of Momentum(μ = 0.9) in the schedule study: fast, and stable on this network
+# η₀ of Momentum(μ = 0.9) in the schedule study: its rate in the network study, so the constant-rate run is
+# that study's Momentum run (trained once, reported twice).
+SCHEDULE_LR = LEARNING_RATES["Momentum"]["network"]
 
 
 def schedules_for(epochs: int, lr0: float = SCHEDULE_LR) -> dict:
@@ -599,11 +667,14 @@ def decay_study(seeds, *, dataset: str = "digits", epochs: int = NETWORK_EPOCHS)
     losses, accuracies, shown, final_lrs = {}, {}, {}, {}
     schedules = schedules_for(epochs)
     for seed in seeds:
-        data = network_data(dataset, seed)
+        data = _study_data(dataset, seed)
         for name in DECAY_SCHEDULES:
             schedule, per = schedules[name]
-            history, accuracy = _train(data, optimizers.Momentum(lr=SCHEDULE_LR, momentum=MOMENTUM), seed, epochs,
-                                       schedule=schedule, schedule_per=per)
+            if schedule is None:
+                history, accuracy = _momentum_run(dataset, seed, epochs)
+            else:
+                history, accuracy = _train(data, optimizers.Momentum(lr=SCHEDULE_LR, momentum=MOMENTUM), seed, epochs,
+                                           schedule=schedule, schedule_per=per)
             losses.setdefault(name, []).append(final_loss(history))
             accuracies.setdefault(name, []).append(accuracy)
             final_lrs[name] = history.lr[-1]
@@ -615,8 +686,8 @@ def decay_study(seeds, *, dataset: str = "digits", epochs: int = NETWORK_EPOCHS)
 # ------------------------------------------------------------------ mini-batch noise on a quadratic bowl
 
 NOISE_SAMPLES, NOISE_STEPS, NOISE_LR, NOISE_BATCHES = 1024, 300, 0.2, (1, 8, 64)
-NOISE_TAIL = 50
-NOISE_DECAY_BATCH = 8  # the batch size of the run that adds the decay  # the excess loss is averaged over the last NOISE_TAIL steps
+NOISE_TAIL = 50  # the excess loss is averaged over the last NOISE_TAIL steps
+NOISE_DECAY_BATCH = 8  # the batch size of the run that adds the decay
 
 
 def _noise_problem(seed: int):
@@ -633,6 +704,13 @@ def _least_squares_loss(x, y, w) -> float:
     return float(0.5 * np.mean((x @ w - y) ** 2))
 
 
+def _minibatch_gradients(xb, yb, w) -> np.ndarray:
+    """Least-squares gradients xᵦᵀ(xᵦ·w − yᵦ)/B of stacked batches xb (…, B, d), yb (…, B) at stacked
+    weights w (…, d): one matrix product per batch, exactly as for a single batch."""
+    residual = (xb @ w[..., None])[..., 0] - yb
+    return (np.swapaxes(xb, -1, -2) @ residual[..., None])[..., 0] / xb.shape[-2]
+
+
 def gradient_noise(batch_size: int, seed: int = 0, draws: int = 100) -> float:
     """Mean squared distance between a mini-batch gradient and the full gradient, at the start
     w = (−1, 1.5): the variance of the gradient estimate, which falls like 1/batch_size."""
@@ -640,34 +718,46 @@ def gradient_noise(batch_size: int, seed: int = 0, draws: int = 100) -> float:
     rng = _stream(seed, _NOISE_BATCHES)
     w = np.array([-1.0, 1.5])
     full = x.T @ (x @ w - y) / len(x)
+    batches = np.array([rng.integers(0, len(x), batch_size) for _ in range(draws)])
+    squared = np.sum((_minibatch_gradients(x[batches], y[batches], np.broadcast_to(w, (draws, 2))) - full) ** 2, axis=-1)
     total = 0.0
-    for _ in range(draws):
-        batch = rng.integers(0, len(x), batch_size)
-        g = x[batch].T @ (x[batch] @ w - y[batch]) / batch_size
-        total += float(np.sum((g - full) ** 2))
+    for value in squared.tolist():  # summed in draw order, like a running total
+        total += value
     return total / draws
 
 
-def noisy_sgd_path(batch_size: int, seed: int = 0, *, decay: bool = False, steps: int | None = None) -> tuple:
-    """Mini-batch SGD (``lib.optimizers.SGD``, η = NOISE_LR) on the noise problem from (−1, 1.5); with
-    ``decay`` the rate drops tenfold halfway (``StepDecay``): first train without decay, then add it.
-    Returns (path, excess loss per step)."""
-    x, y, w_best = _noise_problem(seed)
-    rng = _stream(seed, _NOISE_BATCHES)
-    sgd = optimizers.SGD(lr=NOISE_LR)
+def noisy_sgd_paths(batch_size: int, seeds, *, decay: bool = False, steps: int | None = None) -> tuple:
+    """Mini-batch SGD (``lib.optimizers.SGD``, η = NOISE_LR) on each seed's noise problem from (−1, 1.5), all
+    seeds at once, each with its own batches; with ``decay`` the rate drops tenfold halfway (``StepDecay``):
+    first train without decay, then add it. Returns (paths (steps+1, seeds, 2), excess loss (seeds, steps+1))."""
+    problems = [_noise_problem(seed) for seed in seeds]
+    x = np.stack([problem[0] for problem in problems])
+    y = np.stack([problem[1] for problem in problems])
     steps = NOISE_STEPS if steps is None else steps
+    batches = np.stack([[rng.integers(0, NOISE_SAMPLES, batch_size) for _ in range(steps)]
+                        for rng in (_stream(seed, _NOISE_BATCHES) for seed in seeds)]).reshape(len(seeds), steps, batch_size)
+    sgd = optimizers.SGD(lr=NOISE_LR)
     schedule = optimizers.StepDecay(NOISE_LR, step_size=steps // 2, gamma=0.1) if decay else None
-    params = {"w": np.array([-1.0, 1.5])}
-    path = [params["w"].copy()]
+    params = {"w": np.tile([-1.0, 1.5], (len(seeds), 1))}
+    paths = np.empty((steps + 1, len(seeds), 2))
+    paths[0] = params["w"]
     for step in range(steps):
         if schedule is not None:
             sgd.lr = schedule(step)
-        batch = rng.integers(0, len(x), batch_size)
-        sgd.update(params, {"w": x[batch].T @ (x[batch] @ params["w"] - y[batch]) / batch_size})
-        path.append(params["w"].copy())
-    path = np.array(path)
-    losses = 0.5 * np.mean((x @ path.T - y[:, None]) ** 2, axis=0)  # L(w) at every point of the path at once
-    return path, losses - _least_squares_loss(x, y, w_best)
+        batch = (np.arange(len(seeds))[:, None], batches[:, step])
+        sgd.update(params, {"w": _minibatch_gradients(x[batch], y[batch], params["w"])})
+        paths[step + 1] = params["w"]
+    excess = []
+    for i, (xs, ys, w_best) in enumerate(problems):
+        losses = 0.5 * np.mean((xs @ paths[:, i].T - ys[:, None]) ** 2, axis=0)  # L(w) at every point at once
+        excess.append(losses - _least_squares_loss(xs, ys, w_best))
+    return paths, np.array(excess)
+
+
+def noisy_sgd_path(batch_size: int, seed: int = 0, *, decay: bool = False, steps: int | None = None) -> tuple:
+    """:func:`noisy_sgd_paths` for one seed: (path (steps+1, 2), excess loss per step)."""
+    paths, excess = noisy_sgd_paths(batch_size, (seed,), decay=decay, steps=steps)
+    return paths[:, 0], excess[0]
 
 
 @dataclass
@@ -680,6 +770,8 @@ class NoiseBallStudy:
     variance: dict[int, list[float]]
     plateau: dict[int, list[float]]
     decayed: list[float]
+    curves: dict = field(repr=False, default_factory=dict)  # the first seed's (path, excess loss) per batch size
+    decayed_curve: tuple = field(repr=False, default=())  # the first seed's run with the decay
 
     @property
     def variance_times_batch(self) -> dict[int, MeanSpread]:
@@ -697,15 +789,15 @@ class NoiseBallStudy:
 
 
 def noise_ball_study(seeds, batch_sizes=NOISE_BATCHES) -> NoiseBallStudy:
-    variance = {b: [] for b in batch_sizes}
-    plateau = {b: [] for b in batch_sizes}
-    decayed = []
-    for seed in seeds:
-        for b in batch_sizes:
-            variance[b].append(gradient_noise(b, seed))
-            plateau[b].append(float(np.mean(noisy_sgd_path(b, seed)[1][-NOISE_TAIL:])))
-        decayed.append(float(np.mean(noisy_sgd_path(NOISE_DECAY_BATCH, seed, decay=True)[1][-NOISE_TAIL:])))
-    return NoiseBallStudy(tuple(seeds), tuple(batch_sizes), variance, plateau, decayed)
+    variance = {b: [gradient_noise(b, seed) for seed in seeds] for b in batch_sizes}
+    plateau, curves = {}, {}
+    for b in batch_sizes:
+        paths, excess = noisy_sgd_paths(b, seeds)
+        plateau[b] = [float(np.mean(run[-NOISE_TAIL:])) for run in excess]
+        curves[b] = (paths[:, 0], excess[0])
+    paths, excess = noisy_sgd_paths(NOISE_DECAY_BATCH, seeds, decay=True)
+    decayed = [float(np.mean(run[-NOISE_TAIL:])) for run in excess]
+    return NoiseBallStudy(tuple(seeds), tuple(batch_sizes), variance, plateau, decayed, curves, (paths[:, 0], excess[0]))
 
 
 # ------------------------------------------------------------------ critical points in high dimensions
@@ -766,16 +858,30 @@ def sparse_problem(seed: int):
     return x, y, frequency
 
 
+def _sparse_batches(seed: int) -> np.ndarray:
+    """The SPARSE_STEPS mini-batches of ``seed`` (its own stream), shape (SPARSE_STEPS, SPARSE_BATCH)."""
+    rng = _stream(seed, _SPARSE_BATCHES)
+    return np.array([rng.integers(0, SPARSE_SAMPLES, SPARSE_BATCH) for _ in range(SPARSE_STEPS)])
+
+
+def _sparse_runs(name: str, x: np.ndarray, y: np.ndarray, batches: np.ndarray, lr: float | None = None) -> np.ndarray:
+    """Mini-batch ``name`` on stacked sparse problems x (seeds, samples, features), y (seeds, samples) with
+    batches (seeds, steps, batch): one optimizer over a (seeds, features) array, so every seed is its own
+    run (the update rules are elementwise). Returns the final weights, one row per seed."""
+    optimizer = optimizers.OPTIMIZERS[name](lr=LEARNING_RATES[name]["sparse"] if lr is None else lr)
+    params = {"w": np.zeros((len(x), SPARSE_FEATURES))}
+    rows = np.arange(len(x))[:, None]
+    for step in range(batches.shape[1]):
+        batch = (rows, batches[:, step])
+        optimizer.update(params, {"w": _minibatch_gradients(x[batch], y[batch], params["w"])})
+    return params["w"]
+
+
 def sparse_run(name: str, seed: int = 0, lr: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mini-batch ``name`` ("SGD" or "AdaGrad") on the sparse problem. Returns (weights, w_best)."""
     x, y, _ = sparse_problem(seed)
-    rng = _stream(seed, _SPARSE_BATCHES)
-    optimizer = optimizers.OPTIMIZERS[name](lr=LEARNING_RATES[name]["sparse"] if lr is None else lr)
-    params = {"w": np.zeros(SPARSE_FEATURES)}
-    for _ in range(SPARSE_STEPS):
-        batch = rng.integers(0, SPARSE_SAMPLES, SPARSE_BATCH)
-        optimizer.update(params, {"w": x[batch].T @ (x[batch] @ params["w"] - y[batch]) / SPARSE_BATCH})
-    return params["w"], np.linalg.lstsq(x, y, rcond=None)[0]
+    w = _sparse_runs(name, x[None], y[None], _sparse_batches(seed)[None], lr)[0]
+    return w, np.linalg.lstsq(x, y, rcond=None)[0]
 
 
 def per_feature_sgd_excess(rates: np.ndarray, seed: int = 0) -> float:
@@ -800,6 +906,7 @@ class SparseStudy:
     seeds: tuple[int, ...]
     excess: dict[str, list[float]]
     rare_error: dict[str, list[float]]
+    first_weights: dict = field(repr=False, default_factory=dict)  # the first seed's (weights, w_best) per method
 
     @property
     def adagrad_lower_loss(self) -> SeedRate:
@@ -816,16 +923,20 @@ class SparseStudy:
 
 
 def sparse_study(seeds) -> SparseStudy:
-    excess = {"SGD": [], "AdaGrad": []}
-    errors = {"SGD": [], "AdaGrad": []}
-    for seed in seeds:
-        x, y, frequency = sparse_problem(seed)
-        rare = frequency < SPARSE_RARE
-        for name in errors:
-            w, w_best = sparse_run(name, seed)
-            excess[name].append(_least_squares_loss(x, y, w) - _least_squares_loss(x, y, w_best))
-            errors[name].append(float(np.sqrt(np.mean((w - w_best)[rare] ** 2))))
-    return SparseStudy(tuple(seeds), excess, errors)
+    problems = [sparse_problem(seed) for seed in seeds]
+    x = np.stack([problem[0] for problem in problems])
+    y = np.stack([problem[1] for problem in problems])
+    batches = np.stack([_sparse_batches(seed) for seed in seeds])
+    best = [np.linalg.lstsq(xs, ys, rcond=None)[0] for xs, ys, _ in problems]
+    excess, errors, first = {}, {}, {}
+    for name in ("SGD", "AdaGrad"):
+        weights = _sparse_runs(name, x, y, batches)
+        excess[name] = [_least_squares_loss(xs, ys, w) - _least_squares_loss(xs, ys, w_best)
+                        for (xs, ys, _), w, w_best in zip(problems, weights, best)]
+        errors[name] = [float(np.sqrt(np.mean((w - w_best)[frequency < SPARSE_RARE] ** 2)))
+                        for (_, _, frequency), w, w_best in zip(problems, weights, best)]
+        first[name] = (weights[0], best[0])
+    return SparseStudy(tuple(seeds), excess, errors, first)
 
 
 # ---------------------------------------------------------------------------------- second order
@@ -932,7 +1043,7 @@ class LbfgsStudy:
 def lbfgs_study(seeds, dataset: str = "digits") -> LbfgsStudy:
     at_50, at_end, shown = {}, {}, None
     for seed in seeds:
-        (x_train, t_train), test = network_data(dataset, seed)
+        (x_train, t_train), test = _study_data(dataset, seed)
         subset = ((x_train[:LBFGS_TRAIN_SIZE], t_train[:LBFGS_TRAIN_SIZE]), test)
         runs, minimum = lbfgs_vs_adam(subset, evaluations=LBFGS_EVALUATIONS, seed=seed)
         for name, run in runs.items():

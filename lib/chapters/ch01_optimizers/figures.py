@@ -11,9 +11,26 @@ from lib import quadratic
 from lib.plots import animation_html, color_for, contour_paths, show_in_output
 
 __all__ = ["animate_paths", "animation_small_multiples", "path_small_multiples", "lab_figure", "interactive_figure",
-           "ETA_MAX"]
+           "plain_log_labels", "ETA_MAX"]
 
-ANIMATION_FRAMES = 6
+def plain_log_labels(ax, *, minor: bool = False) -> None:
+    """Label ``ax``'s log-scaled axes 1e-05 … 0.1, 1, 10 (and drop their minor ticks unless ``minor``).
+
+    matplotlib's default log labels are mathtext (10⁻⁵ typeset), whose parser costs more than the rest of a
+    small figure; the plain labels say the same."""
+    from matplotlib.ticker import LogFormatter, NullLocator
+
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() != "log":
+            continue
+        axis.set_major_formatter(LogFormatter())
+        if minor:
+            axis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
+        else:
+            axis.set_minor_locator(NullLocator())
+
+
+ANIMATION_FRAMES = 4  # each frame is a PNG drawn and stored: four show the paths growing
 
 
 def _panel_background(axes, panels):
@@ -36,8 +53,9 @@ def animate_paths(panels, *, frames: int = ANIMATION_FRAMES, figsize=(8.0, 3.8),
     _panel_background(axes, panels)
     names = list(panels[0][1])
     handles = [axes[0].plot([], [], color=color_for(name, index), label=name)[0] for index, name in enumerate(names)]
-    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False, fontsize="small")
+    # Fixed margins (the frames are saved as drawn): tight_layout would measure every label once more.
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.24, top=0.92, wspace=0.3)
     fig.canvas.draw()
     background = np.asarray(fig.canvas.buffer_rgba()).copy()
     for ax in axes:
@@ -80,14 +98,15 @@ def path_small_multiples(function, paths: dict, *, options=None, title: str = ""
             ax.set_xlabel("")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    # Fixed spacing instead of tight_layout, which measures every label again; the notebook trims the margins.
+    fig.subplots_adjust(hspace=0.35, wspace=0.2, top=0.86 if title else 0.92)
     return fig
 
 
-def animation_small_multiples(panels, *, snapshots=(1 / 3, 2 / 3, 1.0), figsize=(11, 6.4)):
+def animation_small_multiples(panels, *, snapshots=(0.5, 1.0), figsize=(8.5, 6.4)):
     """The static fallback of :func:`animate_paths`: one row per panel ``(function, paths, options)``, one
     column per snapshot (a fraction of the steps), every optimizer's path drawn up to that point."""
-    fig, axes = plt.subplots(len(panels), len(snapshots), figsize=figsize, squeeze=False)
+    fig, axes = plt.subplots(len(panels), len(snapshots), figsize=figsize, sharey="row", squeeze=False)
     for row, (function, paths, options) in zip(axes, panels):
         steps = len(next(iter(paths.values()))) - 1
         for ax, fraction in zip(row, snapshots):
@@ -97,10 +116,13 @@ def animation_small_multiples(panels, *, snapshots=(1 / 3, 2 / 3, 1.0), figsize=
                           levels=options.get("levels", 6), log_levels=options.get("log_levels", False),
                           resolution=60, legend=False, markersize=0,
                           title=f"{options.get('title', function.name).split(',')[0]}: step {upto - 1}")
+        for ax in row[1:]:
+            ax.set_ylabel("")
     names = list(panels[0][1])
     fig.legend([plt.Line2D([], [], color=color_for(name, index)) for index, name in enumerate(names)], names,
-               loc="lower center", ncol=len(names), frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+               loc="lower center", ncol=3, frameon=False)
+    # Fixed spacing instead of tight_layout, which measures every label again; the notebook trims the margins.
+    fig.subplots_adjust(bottom=0.17, hspace=0.45, wspace=0.2)
     return fig
 
 
@@ -124,6 +146,7 @@ def lab_figure(eta: float, mu: float, kappa: float, *, steps: int = 150, fig=Non
         ax_err.semilogy(curve, label=f"λ = {value:.3g}  (rate {quadratic.momentum_rate(eta, mu, value):.3f})",
                         color=f"C{index}")
     ax_err.set_ylim(1e-8, 1e3)
+    plain_log_labels(ax_err)
     ax_err.set_xlabel("step")
     ax_err.set_ylabel("|error| along the eigendirection")
     rate = float(quadratic.worst_rate(eta, mu, lam[0], lam[-1]))
