@@ -114,8 +114,9 @@ def test_the_endpoint_grid_tries_three_learning_rates_and_its_best_sits_at_the_u
 
 
 def test_on_the_real_network_the_lucky_endpoint_grid_matches_or_beats_random_search(study):
-    # measured 7 … 10 of 10 on seed ranges 0-9, 100-109, 200-209, 300-309: a majority, not a law
-    assert at_least(study.grid_best >= study.random_best, 0.6)
+    # a rate of about 0.8 (81 of 100 fresh seeds, 2000–2099; blocks of ten 6 … 10, and 5 on 900–909): "at least
+    # half" fails about once in 150 blocks at that rate
+    assert at_least(study.grid_best >= study.random_best, 0.5)
 
 
 # --------------------------------------------------------------------------- tuning on test (§7)

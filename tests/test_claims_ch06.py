@@ -103,7 +103,8 @@ def test_augmentation_costs_with_more_images_and_its_gain_shrinks(augmentation):
 
 
 def test_half_turns_cost_accuracy_on_sixes_and_nines(augmentation):
-    assert wins(augmentation.half_turn_cost > 0) >= 0.9 * len(CLAIM_SEEDS)  # 10, 10, 10 of 10
+    # rate 0.97 over 100 fresh seeds (2000–2099); 8 of 10 fails about once in 300 blocks at that rate
+    assert wins(augmentation.half_turn_cost > 0) >= 0.8 * len(CLAIM_SEEDS)  # 10, 10, 8 of 10 (0–9, 500–, 700–)
     assert experiments.mean_spread(augmentation.half_turn_cost)[0] > 0.1  # +0.30, +0.26, +0.31
 
 
@@ -122,13 +123,16 @@ def test_test_time_augmentation_costs_the_plain_network_a_little(augmentation):
 def test_pretrained_arms_beat_scratch_on_the_similar_task_in_the_middle_of_the_range(transfer):
     middle = transfer.similar[:, :, 1]
     n = len(CLAIM_SEEDS)
-    assert wins(middle[:, 1] > middle[:, 0]) >= 0.7 * n  # linear on frozen features: 8, 9, 8 of 10
-    assert wins(middle[:, 2] > middle[:, 0]) >= 0.8 * n  # fine-tune last layer: 9, 10, 9 of 10
-    assert wins(middle[:, 3] > middle[:, 0]) >= 0.9 * n  # fine-tune all: 10, 10, 10 of 10
+    # "in most seeds": rates over 100 fresh seeds (2000–2099) 0.85, 0.95 and 0.89; a majority of 6 of 10 fails
+    # at most about once in 100 blocks at those rates (0.9 for fine-tune all failed on 3 of 10 blocks)
+    assert wins(middle[:, 1] > middle[:, 0]) >= 0.6 * n  # linear on frozen features: 8, 9, 8 of 10
+    assert wins(middle[:, 2] > middle[:, 0]) >= 0.6 * n  # fine-tune last layer: 9, 10, 9 of 10
+    assert wins(middle[:, 3] > middle[:, 0]) >= 0.6 * n  # fine-tune all: 10, 10, 10 of 10
 
 
 def test_much_data_similar_task_fine_tuning_wins(transfer):
-    assert transfer.best_arm("much", "similar") == "fine-tune last layer"  # 0.946, 0.931, 0.932
+    # which of the two fine-tuning arms is ahead is close (the last layer in 71 of 100 fresh seeds): not claimed
+    assert transfer.best_arm("much", "similar") in ("fine-tune last layer", "fine-tune all, lower η")
     assert transfer.wins("fine-tune last layer", "from scratch", "much", "similar")[0] >= 0.9 * len(CLAIM_SEEDS)  # 10 ×3
 
 
@@ -148,7 +152,9 @@ def test_little_data_similar_task_a_pretrained_arm_is_best_on_average(transfer):
 
 def test_little_data_different_task_everything_is_weak_and_scratch_ahead(transfer):
     table = transfer.table()
-    assert np.all(table[("little", "different")] < table[("much", "different")].min())
+    # "every arm is below what it reaches with 600 images": each arm against itself (smallest gap over 16 blocks
+    # of ten seeds: +0.046, the frozen features, which gain least from more data)
+    assert np.all(table[("little", "different")] < table[("much", "different")])
     assert transfer.best_arm("little", "different") == "from scratch"  # 0.701, 0.717, 0.711
 
 
