@@ -38,7 +38,9 @@ def test_paths_on_saito(paths):
     assert paths.angle_above_60.count == N
     assert paths.sgd_crosses_every_step.count == N
     assert paths.sgd_path_twice_any_other.count == N
-    assert paths.adagrad_closest_of_book_four.count >= 0.9 * N
+    # a rate of 0.95 (474 of 500 fresh seeds, 20000–20499): 9 of 10 failed about one block in ten; 7 of 10 about
+    # one in 800
+    assert paths.adagrad_closest_of_book_four.count >= 0.7 * N
     assert paths.momentum_farther_than_sgd.count >= 0.9 * N
 
 
