@@ -120,8 +120,10 @@ def test_critical_points_are_mostly_saddles():
 def test_rotation_hurts_per_coordinate_methods_only():
     study = experiments.rotation_study(CLAIM_SEEDS)
     assert study.invariant_methods_gap < 1e-9  # SGD and Momentum do not see the rotation
-    for name in experiments.ADAPTIVE:  # taught as "from most starts"
-        assert study.worse_when_rotated(name).count >= 0.6 * N
+    # taught as "from most starts": rates 0.81, 0.84, 0.95 over 200 fresh seeds (40000–40199); at least half of
+    # ten fails about once in 150 blocks at 0.81 (6 of 10 failed on 2 of 10 blocks)
+    for name in experiments.ADAPTIVE:
+        assert study.worse_when_rotated(name).count >= 0.5 * N
     assert min(study.adaptive_median_ratio.values()) > 2
 
 

@@ -122,9 +122,13 @@ def test_early_stopping_keeps_better_weights_closer_to_the_start(study):
 
 def test_every_remedy_beats_no_regularization_and_early_stopping_keeps_up(study):
     result = experiments.comparison(study)
+    # rates over 100 fresh seeds (40000–40099): weight decay 0.90, dropout 0.94, early stopping 0.82; at least
+    # half of ten fails about once in 250 blocks at 0.82 (7 of 10 failed about one block in 15)
     for arm in result.arms[1:]:
-        assert arm.against_none.wins >= at_least(0.7), arm.name  # 10, 9, 10 of 10
+        assert arm.against_none.wins >= at_least(0.5), arm.name  # 10, 9, 10 of 10
     others = max(result.arm(name).test_acc.mean for name in ("weight decay", "dropout"))
-    assert result.arm("early stopping").test_acc.mean >= others - 0.02  # 0.845 vs 0.842
+    # "within a few points on average": early stopping − the better of the two over ten blocks of ten
+    # fresh seeds −0.015 … +0.014, and −0.024 on 30050–30059
+    assert result.arm("early stopping").test_acc.mean >= others - 0.04  # 0.845 vs 0.842
     assert sum(result.best_counts) >= N  # every seed has a best arm (ties counted for each)
     assert max(result.best_counts) < N  # "no single remedy wins everywhere": at most 5 of 10

@@ -156,7 +156,10 @@ def test_little_data_different_task_everything_is_weak_and_scratch_ahead(transfe
     # "every arm is below what it reaches with 600 images": each arm against itself (smallest gap over 16 blocks
     # of ten seeds: +0.046, the frozen features, which gain least from more data)
     assert np.all(table[("little", "different")] < table[("much", "different")])
-    assert transfer.best_arm("little", "different") == "from scratch"  # 0.701, 0.717, 0.711
+    # from scratch ahead of each pretrained arm: rates 0.89, 0.86, 0.81 over 100 fresh seeds (2000–2099); "ahead on
+    # average" failed on 2 of 30 blocks of ten, "in at least half of the seeds" fails about once in 150
+    for arm in transfer.arms[1:]:
+        assert transfer.wins("from scratch", arm, "little", "different")[0] >= 0.5 * len(CLAIM_SEEDS), arm
 
 
 def test_the_exercise_table_is_the_measured_one(request):
