@@ -23,7 +23,8 @@ import math
 
 import numpy as np
 
-from lib.checks.core import SCALAR_TYPES, answer_digest, call_student, expect_scalar, fail, passed, report_metric
+from lib.checks.core import (SCALAR_TYPES, answer_digest, call_student, choice_letter, expect_scalar, fail, passed,
+                             report_metric)
 
 __all__ = ["check_beta_sampler", "check_random_search", "check_narrow_range", "reference_narrow_range",
            "check_flaw_choice", "check_select", "check_border", "capstone_data", "capstone_accuracy",
@@ -301,11 +302,7 @@ _FLAW_FEEDBACK = {
 def check_flaw_choice(answer) -> None:
     """The letter naming the flaw of the study in the exercise text."""
     exercise = "hp-diagnose"
-    if answer is None:
-        fail(exercise, "set FLAW to the letter of your answer, e.g. FLAW = \"a\".")
-    if type(answer) is not str or answer.strip().lower() not in ("a", "b", "c", "d"):
-        fail(exercise, "FLAW must be one of the strings \"a\", \"b\", \"c\", \"d\".")
-    letter = answer.strip().lower()
+    letter = choice_letter(exercise, "FLAW", answer, ("a", "b", "c", "d"))
     if answer_digest(exercise, letter) != _FLAW_KEY:
         fail(exercise, f"({letter}) is not the flaw: {_FLAW_FEEDBACK[letter]}")
     passed(exercise, "the shortlist reads the test set, so the reported test accuracy was chosen on")

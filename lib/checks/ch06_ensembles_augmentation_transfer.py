@@ -24,7 +24,7 @@ import copy
 
 import numpy as np
 
-from lib.checks.core import answer_digest, call_student, expect_array, fail, passed
+from lib.checks.core import answer_digest, call_student, choice_letter, expect_array, fail, passed
 from lib.chapters.ch06_ensembles_augmentation_transfer.experiments import shift_images
 from lib.optimizers import SGD, AdamW, Momentum
 
@@ -412,12 +412,7 @@ _ENSEMBLE_FEEDBACK = {
 
 def check_ensemble_diagnosis(answer) -> None:
     exercise = "ens-diagnose"
-    if answer is None:
-        fail(exercise, "DIAGNOSIS is not defined yet: set DIAGNOSIS to one letter, 'a' to 'd'.")
-    if type(answer) is not str or answer.strip().lower() not in ENSEMBLE_CHOICES:
-        shown = repr(answer[:20]) if type(answer) is str else type(answer).__name__
-        fail(exercise, f"DIAGNOSIS must be one of the letters 'a', 'b', 'c', 'd' (a string), got {shown}.")
-    letter = answer.strip().lower()
+    letter = choice_letter(exercise, "DIAGNOSIS", answer, tuple(ENSEMBLE_CHOICES))
     if answer_digest(exercise, letter) != _ENSEMBLE_DIGEST:
         fail(exercise, f"({letter}) does not explain the numbers: {_ENSEMBLE_FEEDBACK[letter]}")
     passed(exercise, "identical members: every generator was made from the same seed")

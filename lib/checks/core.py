@@ -64,6 +64,18 @@ SCALAR_TYPES = (float, int, np.float64, np.float32, np.float16, np.int64, np.int
                 np.uint64, np.uint32, np.uint16, np.uint8)
 
 
+def choice_letter(exercise: str, name: str, answer, letters) -> str:
+    """The letter ``answer`` names (trimmed, lower case), or a failure that says what ``name`` must hold.
+    Only an exact ``str`` is read, so no method of a student's object runs here."""
+    options = ", ".join(f'"{letter}"' for letter in letters)
+    if answer is None:
+        fail(exercise, f"{name} is not defined yet: set {name} to one of the letters {options}.")
+    if type(answer) is not str or answer.strip().lower() not in letters:
+        shown = repr(answer[:20]) if type(answer) is str else type(answer).__name__
+        fail(exercise, f"{name} must be one of the letters {options} (a string), got {shown}.")
+    return answer.strip().lower()
+
+
 def answer_digest(exercise: str, answer: str) -> str:
     """A salted digest of a short answer (a choice letter, a word), so answer keys are not plain text.
 
