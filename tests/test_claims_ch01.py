@@ -124,7 +124,8 @@ def test_rotation_hurts_per_coordinate_methods_only():
     # ten fails about once in 150 blocks at 0.81 (6 of 10 failed on 2 of 10 blocks)
     for name in experiments.ADAPTIVE:
         assert study.worse_when_rotated(name).count >= 0.5 * N
-    assert min(study.adaptive_median_ratio.values()) > 2
+    # the median start ends higher: block medians over 40 blocks of ten fresh seeds (70000–70399) at least 1.15
+    assert min(study.adaptive_median_ratio.values()) > 1
 
 
 # ------------------------------------------------------------------- 7. noise and sparse features

@@ -96,10 +96,12 @@ def test_augmentation_gain_is_small_and_changes_sign_with_very_few_images(augmen
     assert 0.2 * len(CLAIM_SEEDS) <= wins(gain > 0) <= 0.8 * len(CLAIM_SEEDS)  # 5, 4, 4 of 10
 
 
-def test_augmentation_costs_with_more_images_and_its_gain_shrinks(augmentation):
-    assert wins(augmentation.gain[:, -1] < 0) >= 0.7 * len(CLAIM_SEEDS)  # 9, 9, 8 of 10
+def test_augmentation_costs_with_more_images_on_average(augmentation):
+    # "a cost on average, not in every seed": behind in 78 of 100 fresh seeds (70000–70099), 4 … 9 per block of ten,
+    # while every block's mean was below 0 (−0.049 … −0.014)
     assert experiments.mean_spread(augmentation.gain[:, -1])[0] < 0  # −0.022, −0.018, −0.034
-    assert experiments.mean_spread(augmentation.gain[:, 0] - augmentation.gain[:, -1])[0] > 0  # +0.036, +0.019, +0.040
+    # "the gain shrinks as the set grows" is not claimed: gain(25) − gain(400) was +0.011 … +0.047 per block of ten on
+    # 70000–70099 but −0.011 on 60030–60039 (the gain at 25 images changes sign from seed to seed)
 
 
 def test_half_turns_cost_accuracy_on_sixes_and_nines(augmentation):
@@ -156,10 +158,9 @@ def test_little_data_different_task_everything_is_weak_and_scratch_ahead(transfe
     # "every arm is below what it reaches with 600 images": each arm against itself (smallest gap over 16 blocks
     # of ten seeds: +0.046, the frozen features, which gain least from more data)
     assert np.all(table[("little", "different")] < table[("much", "different")])
-    # from scratch ahead of each pretrained arm: rates 0.89, 0.86, 0.81 over 100 fresh seeds (2000–2099); "ahead on
-    # average" failed on 2 of 30 blocks of ten, "in at least half of the seeds" fails about once in 150
-    for arm in transfer.arms[1:]:
-        assert transfer.wins("from scratch", arm, "little", "different")[0] >= 0.5 * len(CLAIM_SEEDS), arm
+    # from scratch ahead of the linear classifier on frozen features: 0.89 over 100 fresh seeds (2000–2099); against
+    # the fine-tuning arms the rates are lower (0.86, 0.81) and a block of ten fell to 4 (60010–60019): not claimed
+    assert transfer.wins("from scratch", "linear on frozen features", "little", "different")[0] >= 0.5 * len(CLAIM_SEEDS)
 
 
 def test_the_exercise_table_is_the_measured_one(request):
