@@ -92,7 +92,8 @@ def test_plain_learns_only_near_he_scale_and_bn_at_every_scale(study):
     others = [j for j in range(len(study.weight_scales)) if j != he]
     # near chance (0.1): at most 0.25 in 99 of 100 fresh seeds (40000–40099), 0.265 once (30094)
     assert at_least(np.all(plain[:, others] <= 0.25, axis=1), 0.9)
-    assert np.all(plain[:, he] >= 0.3)  # seeds 0–9, 500–509, 700–709: ≥ 0.37
+    # learns near He's scale: at least 0.33 in 100 of 100 fresh seeds (90000–90099), 0.295 once (80070–80079)
+    assert at_least(plain[:, he] >= 0.3, 0.9)  # seeds 0–9, 500–509, 700–709: ≥ 0.37
     assert np.all(batchnorm[:, others] - plain[:, others] >= 0.3)  # seeds 0–9, 500–509, 700–709: ≥ 0.34
     assert np.all(batchnorm > plain)  # "BN ahead" at every scale, in every seed
     largest = study.weight_scales.index(max(study.weight_scales))
