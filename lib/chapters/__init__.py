@@ -45,6 +45,14 @@ def claim_seeds() -> tuple[int, ...]:
     return parse_seeds(text) if text else DEFAULT_CLAIM_SEEDS
 
 
+def rate(flags) -> str:
+    """``"9 of 10 seeds"``: how many of the seeds a claim's condition held in, as the notebooks print it."""
+    import numpy as np
+
+    flags = np.asarray(flags, dtype=bool)
+    return f"{int(flags.sum())} of {flags.size} seeds"
+
+
 def show_source(obj, *, skip_docstring: bool = True):
     """The source of a ``lib`` function, class or method, highlighted, for a notebook cell to show.
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lib import gradcheck
+from lib.chapters import rate  # noqa: F401 (the notebook prints its rates through experiments.rate)
 from lib.data import count_classes, load_dataset
 from lib.layers import BatchNormalization
 from lib.networks import MultiLayerNet
@@ -72,12 +73,6 @@ def mean_spread(values) -> str:
     """``"0.912 ± 0.021 (0.880–0.950)"``: mean ± standard deviation (range) over seeds."""
     values = np.asarray(values, dtype=float)
     return f"{values.mean():.3f} ± {values.std():.3f} ({values.min():.3f}–{values.max():.3f})"
-
-
-def rate(flags) -> str:
-    """``"9 of 10 seeds"``."""
-    flags = np.asarray(flags, dtype=bool)
-    return f"{int(flags.sum())} of {flags.size} seeds"
 
 
 # --- data, networks, one training run -----------------------------------------------------------------

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lib.chapters import rate  # noqa: F401 (the notebook prints its rates through experiments.rate)
 from lib.data import count_classes, load_dataset, train_validation_split
 from lib.networks import MultiLayerNet
 from lib.optimizers import SGD
@@ -603,6 +604,3 @@ def mean_spread(values) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=1):.3f} (min {values.min():.3f}, max {values.max():.3f})"
 
 
-def rate(flags) -> str:
-    flags = np.asarray(flags, dtype=bool)
-    return f"{int(flags.sum())} of {flags.size} seeds"
