@@ -335,11 +335,8 @@ def check_transfer_choice(answers) -> None:
         fail(exercise, f"ANSWERS has no answer for {missing}.")
     wrong = []
     for key in _ANSWER_DIGESTS:
-        answer = answers[key]
-        if type(answer) is not str or answer.strip().lower() not in ("a", "b", "c", "d"):
-            shown = repr(answer[:20]) if type(answer) is str else type(answer).__name__   # no student repr runs
-            fail(exercise, f"ANSWERS[{key!r}] must be one of the letters 'a', 'b', 'c', 'd' (a string), got {shown}.")
-        if answer_digest(f"{exercise}/{key}", answer) != _ANSWER_DIGESTS[key]:
+        letter = choice_letter(exercise, f"ANSWERS[{key!r}]", answers[key], ("a", "b", "c", "d"))
+        if answer_digest(f"{exercise}/{key}", letter) != _ANSWER_DIGESTS[key]:
             wrong.append(key)
     if wrong:
         fail(exercise, "not supported by the table: " + "; ".join(f"{key} ({_HINTS[key]})" for key in wrong) + ".")
