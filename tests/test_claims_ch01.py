@@ -120,12 +120,12 @@ def test_critical_points_are_mostly_saddles():
 def test_rotation_hurts_per_coordinate_methods_only():
     study = experiments.rotation_study(CLAIM_SEEDS)
     assert study.invariant_methods_gap < 1e-9  # SGD and Momentum do not see the rotation
-    # taught as "from most starts": rates 0.81, 0.84, 0.95 over 200 fresh seeds (40000–40199); at least half of
-    # ten fails about once in 150 blocks at 0.81 (6 of 10 failed on 2 of 10 blocks)
+    # each seed is the median over ROTATION_DIRECTIONS starts: every one of 300 fresh seeds (300000–300299) ended
+    # higher for each method, the closest call Adam's log ratio 3.2 sd above 0; one seed in ten may still miss
     for name in experiments.ADAPTIVE:
-        assert study.worse_when_rotated(name).count >= 0.5 * N
-    # the median start ends higher: block medians over 40 blocks of ten fresh seeds (70000–70399) at least 1.15
-    assert min(study.adaptive_median_ratio.values()) > 1
+        assert study.worse_when_rotated(name).count >= 0.9 * N
+    # "several times higher": the median ratio was 27, 48 and 13 (AdaGrad, RMSprop, Adam) over those seeds
+    assert min(study.adaptive_median_ratio.values()) > 2
 
 
 # ------------------------------------------------------------------- 7. noise and sparse features
@@ -188,5 +188,6 @@ def test_newton_on_log_bowl():
 
 def test_lbfgs_vs_adam():
     study = experiments.lbfgs_study(CLAIM_SEEDS)
-    assert study.full_batch_lbfgs_ten_times_closer.count == N
+    # "in nearly every seed": 299 of 300 fresh seeds (300000–300299; the miss at a ratio of 9.99)
+    assert study.full_batch_lbfgs_ten_times_closer.count >= 0.9 * N
     assert study.minibatch_lbfgs_behind_adam.count >= 0.8 * N

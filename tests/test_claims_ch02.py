@@ -53,9 +53,12 @@ def test_constant_init_keeps_every_unit_identical(symmetry):
     # ~1e-17 where it does not (OPENBLAS_CORETYPE=Prescott); the weights are of order 0.1
     assert np.all(symmetry.constant_spread < 1e-12)
     assert np.all(symmetry.random_spread > 0.5)                     # random units differ
-    assert np.all(symmetry.constant_accuracy < 0.25)                # "stuck near chance"
-    assert np.all(symmetry.random_accuracy > symmetry.constant_accuracy)   # "ahead on every seed"
-    assert np.all(symmetry.random_accuracy - symmetry.constant_accuracy > 0.2)   # paired: "ahead by > 20 points"
+    # "stuck near chance" (0.1): 0.145 ± 0.029 over 300 fresh seeds (300000–300299), at most 0.228
+    assert symmetry.constant_accuracy.mean() < 0.2 and np.all(symmetry.constant_accuracy < 0.3)
+    gain = symmetry.random_accuracy - symmetry.constant_accuracy
+    assert np.all(gain > 0)                                          # "ahead on every seed": at least +0.13
+    # paired: "by more than 20 points in nearly every seed": 459 of 460 fresh seeds (100000–100159, 300000–300299)
+    assert rate(gain > 0.2) >= 0.9
 
 
 # ----------------------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ def test_flipped_labels_are_memorized_and_test_accuracy_peaks_before_the_end(stu
     stats = experiments.overfitting_stats(study)
     assert stats.above_ceiling.count(lambda v: v > 0) >= at_least(0.9)  # above the ceiling in 10 of 10
     assert stats.memorized.mean > 0.25  # "reproduces a large share of the flipped labels": 0.455 ± 0.115
-    assert stats.peak_minus_final.count(lambda v: v > 0.01) >= at_least(0.8)  # "test accuracy falls": 0.048 ± 0.021
+    # "test accuracy falls": 0.048 ± 0.021; by more than 0.01 in 287 of 300 fresh seeds (300000–300299)
+    assert stats.peak_minus_final.count(lambda v: v > 0.01) >= at_least(0.7)
     assert stats.peak_epoch.mean < 0.75 * experiments.EPOCHS  # "peaks early": epoch 9 ± 4 of 20
 
 
@@ -57,8 +58,10 @@ def test_weight_decay_shrinks_weights_and_memorizes_less_but_not_nothing(study):
 
 def test_weight_decay_raises_test_accuracy(study):
     stats = experiments.weight_decay_stats(study)
-    assert stats.test_acc.wins >= at_least(0.8)  # higher in 10 of 10
-    assert stats.test_acc.mean > 0.01  # +0.033 ± 0.017
+    # higher on average: +0.025 ± 0.019 over 300 fresh seeds (300000–300299), where a block of ten averages
+    # above 0 with a margin of four standard errors; higher in 268 of 300 (0.89): "in at least half of the seeds"
+    assert stats.test_acc.mean > 0
+    assert stats.test_acc.wins >= at_least(0.5)
 
 
 def test_a_ten_times_larger_lambda_underfits(study):
@@ -108,11 +111,12 @@ def test_dropout_curves_are_not_slower_or_noisier(study):
 
 def test_early_stopping_keeps_better_weights_closer_to_the_start(study):
     stats = experiments.early_stopping_stats(study)
-    # "better in most seeds": a real rate of about 0.9 (90 of 100 seeds, 1000–1099), so a block of 10 seeds
-    # shows 7 in about one case of ten; a majority (6 of 10) fails about once in 600 blocks at that rate.
-    assert stats.test_acc.wins >= at_least(0.6)  # 10 of 10 (0–9), 8 (500–509), 7 (700–709)
-    assert stats.test_acc.mean > 0.01  # +0.038 ± 0.022
-    assert stats.memorized.losses >= at_least(0.9)  # kept weights reproduce fewer flipped labels: 10 of 10
+    # "better on average, and in at least half of the seeds": +0.044 ± 0.038 over 300 fresh seeds
+    # (300000–300299), better in 264 of them (0.88), so a majority of ten would fail about one block in 300
+    assert stats.test_acc.mean > 0
+    assert stats.test_acc.wins >= at_least(0.5)
+    # kept weights reproduce fewer flipped labels: 298 of 300 fresh seeds
+    assert stats.memorized.losses >= at_least(0.8)
     assert stats.stop_epoch.mean < 0.8 * experiments.EPOCHS  # "saves training time": 12.8 of 20
     assert stats.distance_ratio.count(lambda v: v < 1) >= at_least(0.9)  # closer to W₀: 0.636 ± 0.104
     assert stats.distance_ratio.mean < 0.85

@@ -76,23 +76,24 @@ def test_nothing_learns_with_saitos_learning_rates_in_a_short_trial(study):
 
 
 def test_the_wide_range_finds_a_working_configuration_in_most_seeds(study):
-    assert at_least(study.wide_best >= experiments.GOOD_ACCURACY, 0.8)
+    # "in most seeds": 285 of 300 fresh seeds (300000–300299); a majority of ten fails about once in 15 000 blocks
+    assert at_least(study.wide_best >= experiments.GOOD_ACCURACY, 0.6)
 
 
 def test_short_trials_win_with_learning_rates_far_above_saitos_range(study):
     # η ≥ 0.05 means an update ratio far above CS231n's 1e-3 (the ratio is about 0.08 η, see §2)
-    assert at_least(study.winner_lr >= 0.05, 0.9)
+    assert at_least(study.winner_lr >= 0.05, 0.8)  # 297 of 300 fresh seeds (300000–300299)
 
 
 def test_few_epochs_rank_like_many(study):
     assert study.rank_agreement.mean() > 0.75
-    assert at_least(study.rank_agreement > 0.6, 0.9)
+    assert at_least(study.rank_agreement > 0.6, 0.8)  # 298 of 300 fresh seeds (300000–300299)
 
 
 def test_the_fine_stage_wastes_fewer_trials(study):
     difference = study.share_fine - study.share_wide
     assert difference.mean() > 0.15
-    assert at_least(difference > 0, 0.7)
+    assert at_least(difference > 0, 0.6)  # 275 of 300 fresh seeds (300000–300299)
 
 
 # --------------------------------------------------------------------------- grid vs random (§6)
@@ -114,9 +115,9 @@ def test_the_endpoint_grid_tries_three_learning_rates_and_its_best_sits_at_the_u
 
 
 def test_on_the_real_network_the_lucky_endpoint_grid_matches_or_beats_random_search(study):
-    # a rate of about 0.8 (81 of 100 fresh seeds, 2000–2099; blocks of ten 6 … 10, and 5 on 900–909): "at least
-    # half" fails about once in 150 blocks at that rate
-    assert at_least(study.grid_best >= study.random_best, 0.5)
+    # a rate of about 0.8 (81 of 100 fresh seeds, 2000–2099; 244 of 300, 300000–300299): "at least half" would
+    # fail about once in 220 blocks of ten at that rate, "at least four" about once in 1 500
+    assert at_least(study.grid_best >= study.random_best, 0.4)
 
 
 # --------------------------------------------------------------------------- tuning on test (§7)
@@ -128,4 +129,5 @@ def test_tuning_on_test_reports_more_than_it_delivers(study):
 
 
 def test_on_fresh_data_the_test_choice_is_no_better_than_the_validation_choice(study):
-    assert np.mean(study.fresh_test_choice - study.fresh_validation_choice) < 0.005
+    # "no better": −0.005 ± 0.008 per seed over 300 fresh seeds (300000–300299); a block of ten reached +0.005
+    assert np.mean(study.fresh_test_choice - study.fresh_validation_choice) < 0.01

@@ -49,13 +49,19 @@ def test_the_ensemble_beats_its_mean_member_in_every_seed_or_nearly(ensembles):
     assert experiments.mean_spread(ensembles.gain_over_mean)[0] > 0.02   # +0.058, +0.056, +0.051
 
 
-def test_the_ensemble_beats_even_its_best_member_in_most_seeds(ensembles):
-    assert wins(ensembles.gain_over_best > 0) >= 0.7 * len(CLAIM_SEEDS)  # 9, 10, 10 of 10
+def test_the_ensemble_beats_even_its_best_member_on_average(ensembles):
+    # +0.023 ± 0.017 over 300 fresh seeds (300000–300299), ahead in 271 of them (0.90): on average, and in at
+    # least half of the seeds (7 of 10 failed about one block in 70 at that rate)
+    assert experiments.mean_spread(ensembles.gain_over_best)[0] > 0
+    assert wins(ensembles.gain_over_best > 0) >= 0.5 * len(CLAIM_SEEDS)  # 9, 10, 10 of 10
 
 
 def test_the_ensemble_of_four_beats_one_network(ensembles):
     one_to_four = ensembles.ensemble_acc[:, -1] - ensembles.ensemble_acc[:, 0]
-    assert wins(one_to_four > 0) >= 0.9 * len(CLAIM_SEEDS)  # 9, 10, 10 of 10
+    # +0.057 ± 0.034 over 300 fresh seeds (300000–300299), ahead in 293 of them: "in most seeds" (9 of 10
+    # failed about one block in 50)
+    assert experiments.mean_spread(one_to_four)[0] > 0
+    assert wins(one_to_four > 0) >= 0.7 * len(CLAIM_SEEDS)  # 9, 10, 10 of 10
 
 
 def test_ambiguity_decomposition_is_exact_and_the_spread_positive(ensembles):
@@ -85,7 +91,9 @@ def test_snapshots_disagree_more_because_each_is_weaker(ensembles):
 
 
 def test_ema_weights_lower_the_test_loss_in_most_seeds(ensembles):
-    assert wins(ensembles.final_loss > ensembles.ema_loss) >= 0.8 * len(CLAIM_SEEDS)  # 9, 10, 9 of 10
+    # lower in 280 of 300 fresh seeds (300000–300299), by 0.146 ± 0.116: a majority of ten, and on average
+    assert wins(ensembles.final_loss > ensembles.ema_loss) >= 0.6 * len(CLAIM_SEEDS)  # 9, 10, 9 of 10
+    assert experiments.mean_spread(ensembles.final_loss - ensembles.ema_loss)[0] > 0
     assert experiments.mean_spread(ensembles.ema_acc - ensembles.final_acc)[0] > 0  # +0.025, +0.023, +0.034
 
 
@@ -93,8 +101,10 @@ def test_ema_weights_lower_the_test_loss_in_most_seeds(ensembles):
 
 def test_augmentation_gain_is_small_and_changes_sign_with_very_few_images(augmentation):
     gain = augmentation.gain[:, 0]
-    assert abs(experiments.mean_spread(gain)[0]) < 0.04  # +0.014, +0.000, +0.006
-    assert 0.2 * len(CLAIM_SEEDS) <= wins(gain > 0) <= 0.8 * len(CLAIM_SEEDS)  # 5, 4, 4 of 10
+    # −0.001 ± 0.046 over 300 fresh seeds (300000–300299), ahead in 145 of them: "small" is a block mean within
+    # 0.05 of zero (3.4 standard errors of a block of ten), "changes sign" at least one seed each way
+    assert abs(experiments.mean_spread(gain)[0]) < 0.05  # +0.014, +0.000, +0.006
+    assert wins(gain > 0) >= 1 and wins(gain < 0) >= 1  # ahead in 5, 4, 4 of 10
 
 
 def test_augmentation_costs_with_more_images_on_average(augmentation):
@@ -106,19 +116,23 @@ def test_augmentation_costs_with_more_images_on_average(augmentation):
 
 
 def test_half_turns_cost_accuracy_on_sixes_and_nines(augmentation):
-    # rate 0.97 over 100 fresh seeds (2000–2099); 8 of 10 fails about once in 300 blocks at that rate
-    assert wins(augmentation.half_turn_cost > 0) >= 0.8 * len(CLAIM_SEEDS)  # 10, 10, 8 of 10 (0–9, 500–, 700–)
-    assert experiments.mean_spread(augmentation.half_turn_cost)[0] > 0.1  # +0.30, +0.26, +0.31
+    # rates 0.97 over 100 fresh seeds (2000–2099) and 0.93 over 300 (300000–300299), where 8 of 10 failed about
+    # one block in 35: "in most seeds"; the cost +0.26 ± 0.17 per seed, on average above 0.05 by 3.9 standard errors
+    assert wins(augmentation.half_turn_cost > 0) >= 0.6 * len(CLAIM_SEEDS)  # 10, 10, 8 of 10 (0–9, 500–, 700–)
+    assert experiments.mean_spread(augmentation.half_turn_cost)[0] > 0.05  # +0.30, +0.26, +0.31
 
 
 # --- §3 test-time augmentation --------------------------------------------------------------------------
 
 def test_test_time_augmentation_is_about_even_for_the_augmented_network(augmentation):
-    assert abs(experiments.mean_spread(augmentation.tta_gain)[0]) < 0.02  # −0.002, +0.006, −0.008
+    # −0.004 ± 0.021 per seed over 300 fresh seeds (300000–300299): "about even" is a block mean within 0.03
+    assert abs(experiments.mean_spread(augmentation.tta_gain)[0]) < 0.03  # −0.002, +0.006, −0.008
 
 
-def test_test_time_augmentation_costs_the_plain_network_a_little(augmentation):
-    assert experiments.mean_spread(augmentation.plain_tta_gain)[0] < 0  # −0.016, −0.023, −0.018
+def test_test_time_augmentation_does_not_help_the_plain_network(augmentation):
+    # −0.017 ± 0.024 per seed over 300 fresh seeds (300000–300299): below 0 on average, but a block of ten can
+    # land above it (about one in 80); "no gain" is a block mean below +0.01, 3.6 standard errors away
+    assert experiments.mean_spread(augmentation.plain_tta_gain)[0] < 0.01  # −0.016, −0.023, −0.018
 
 
 # --- §4 transfer learning -------------------------------------------------------------------------------
@@ -128,7 +142,8 @@ def test_pretrained_arms_beat_scratch_on_the_similar_task_in_the_middle_of_the_r
     n = len(CLAIM_SEEDS)
     # "in most seeds": rates over 100 fresh seeds (2000–2099) 0.85, 0.95 and 0.89; a majority of 6 of 10 fails
     # at most about once in 100 blocks at those rates (0.9 for fine-tune all failed on 3 of 10 blocks)
-    assert wins(middle[:, 1] > middle[:, 0]) >= 0.6 * n  # linear on frozen features: 8, 9, 8 of 10
+    # 0.89 over 300 more (300000–300299): at least half for the linear classifier
+    assert wins(middle[:, 1] > middle[:, 0]) >= 0.5 * n  # linear on frozen features: 8, 9, 8 of 10
     assert wins(middle[:, 2] > middle[:, 0]) >= 0.6 * n  # fine-tune last layer: 9, 10, 9 of 10
     assert wins(middle[:, 3] > middle[:, 0]) >= 0.6 * n  # fine-tune all: 10, 10, 10 of 10
 
@@ -136,23 +151,30 @@ def test_pretrained_arms_beat_scratch_on_the_similar_task_in_the_middle_of_the_r
 def test_much_data_similar_task_fine_tuning_wins(transfer):
     # which of the two fine-tuning arms is ahead is close (the last layer in 71 of 100 fresh seeds): not claimed
     assert transfer.best_arm("much", "similar") in ("fine-tune last layer", "fine-tune all, lower η")
-    # a rate of 0.97 (194 of 200 fresh seeds, 20000–20199); 0.85 on 8800–8819: "in every seed or nearly"
-    assert transfer.wins("fine-tune last layer", "from scratch", "much", "similar")[0] >= 0.8 * len(CLAIM_SEEDS)
+    # a rate of 0.97 (194 of 200 fresh seeds, 20000–20199; 291 of 300, 300000–300299): "in most seeds", since
+    # 8 of 10 fails about one block in 300 at that rate
+    assert transfer.wins("fine-tune last layer", "from scratch", "much", "similar")[0] >= 0.7 * len(CLAIM_SEEDS)
 
 
-def test_much_data_different_task_scratch_wins_and_frozen_features_do_worst(transfer):
+def test_much_data_different_task_scratch_wins_well_ahead_of_frozen_features(transfer):
     n = len(CLAIM_SEEDS)
     assert transfer.best_arm("much", "different") == "from scratch"
-    assert transfer.arms[int(np.argmin(transfer.table()[("much", "different")]))] == "linear on frozen features"
-    assert transfer.wins("from scratch", "linear on frozen features", "much", "different")[0] >= 0.9 * n  # 10 ×3
-    # a rate of 0.95 over 100 fresh seeds (90000–90099), 6 of 10 on 80020–80029: a majority
+    # which arm is worst is not claimed: the frozen features trail fine-tuning the last layer by 0.056 ± 0.062 per
+    # seed (300000–300299), too close for ten seeds to settle every time
+    # ahead of the frozen features in 294 of 300 fresh seeds (300000–300299): "in nearly every seed"
+    assert transfer.wins("from scratch", "linear on frozen features", "much", "different")[0] >= 0.8 * n  # 10 ×3
+    # a rate of 0.95 over 100 fresh seeds (90000–90099), 0.94 over 300000–300299: a majority
     assert transfer.wins("from scratch", "fine-tune last layer", "much", "different")[0] >= 0.6 * n  # 10, 9, 9
 
 
 def test_little_data_similar_task_a_pretrained_arm_is_best_on_average(transfer):
+    # each little cell averages LITTLE_DRAWS draws of ten images; with one draw the pretrained arms' lead over
+    # from scratch (+0.056 ± 0.075 per seed) was too noisy for ten seeds, with four it is +0.058 ± 0.043
+    # (300000–300299): the best arm and the mean below held in every one of 1 000 resampled blocks of ten
     assert transfer.best_arm("little", "similar") != "from scratch"
     cell = transfer.accuracy_cell("little", "similar")
     assert experiments.mean_spread(cell[:, 1] - cell[:, 0])[0] > 0  # +0.036, +0.058, +0.023
+    assert transfer.wins("linear on frozen features", "from scratch", "little", "similar")[0] >= 0.5 * len(CLAIM_SEEDS)
 
 
 def test_little_data_different_task_everything_is_weak_and_scratch_ahead(transfer):
@@ -160,9 +182,9 @@ def test_little_data_different_task_everything_is_weak_and_scratch_ahead(transfe
     # "every arm is below what it reaches with 600 images": each arm against itself (smallest gap over 16 blocks
     # of ten seeds: +0.046, the frozen features, which gain least from more data)
     assert np.all(table[("little", "different")] < table[("much", "different")])
-    # from scratch ahead of the linear classifier on frozen features: 0.89 over 100 fresh seeds (2000–2099); against
-    # the fine-tuning arms the rates are lower (0.86, 0.81) and a block of ten fell to 4 (60010–60019): not claimed
-    assert transfer.wins("from scratch", "linear on frozen features", "little", "different")[0] >= 0.5 * len(CLAIM_SEEDS)
+    # from scratch ahead of the linear classifier on frozen features: 275 of 300 fresh seeds (300000–300299) with
+    # four draws per little cell, "in most seeds"; against the fine-tuning arms 0.88 and 0.86: not claimed
+    assert transfer.wins("from scratch", "linear on frozen features", "little", "different")[0] >= 0.6 * len(CLAIM_SEEDS)
 
 
 def test_the_exercise_table_is_the_measured_one(request):

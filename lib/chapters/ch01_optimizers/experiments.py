@@ -395,17 +395,12 @@ def rotation_effect(*, lambda1: float = 1.0, lambda2: float = 20.0, angle: float
     ``angle``, from ``directions`` start points on a circle of ``radius`` (offset by the seed), each start
     rotated along so both problems are identical up to the axes. One start alone can mislead: whether the
     per-coordinate scaling helps depends on where the start sits relative to the axes."""
-    offset = math.atan2(1.0, -4.0) if seed == 0 else _stream(seed, _ROTATION).uniform(0, 2 * math.pi)
-    c, s = math.cos(angle), math.sin(angle)
     aligned_bowl = functions.quadratic(lambda1, lambda2)
     rotated_bowl = functions.rotated_quadratic(lambda1, lambda2, angle)
     names = list(optimizers_for("rotation"))
     finals = {name: ([], []) for name in names}
     paths = {"aligned": {}, "rotated": {}}
-    for index in range(directions):
-        direction = offset + 2 * math.pi * index / directions
-        base = radius * np.array([math.cos(direction), math.sin(direction)])
-        rotated_start = np.array([c * base[0] - s * base[1], s * base[0] + c * base[1]])
+    for index, (base, rotated_start) in enumerate(zip(*_rotation_starts(seed, angle, directions, radius))):
         for name in names:
             aligned = functions.run_optimizer(make_optimizer(name, "rotation"), aligned_bowl, base, steps)
             rotated = functions.run_optimizer(make_optimizer(name, "rotation"), rotated_bowl, rotated_start, steps)
@@ -419,8 +414,8 @@ def rotation_effect(*, lambda1: float = 1.0, lambda2: float = 20.0, angle: float
 
 @dataclass
 class RotationStudy:
-    """One start direction per seed (seed 0: the direction of (−4, 1)); f after the steps, aligned and
-    rotated, per optimizer and seed."""
+    """Per optimizer and seed, the median f after the steps over the seed's start directions (seed 0's first
+    start: the direction of (−4, 1)), aligned and rotated."""
 
     seeds: tuple[int, ...]
     results: list[RotationResult]
@@ -443,29 +438,38 @@ class RotationStudy:
         return {name: float(np.median(self.ratios(name))) for name in ADAPTIVE}
 
 
-def _rotation_start(seed: int, angle: float, radius: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
-    """The first start of :func:`rotation_effect` for ``seed``, and the same start rotated by ``angle``."""
+def _rotation_starts(seed: int, angle: float, directions: int, radius: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """The start points of :func:`rotation_effect` for ``seed`` (``directions`` of them, evenly spaced on the
+    circle from an offset drawn from the seed's own stream), and the same starts rotated by ``angle``."""
     offset = math.atan2(1.0, -4.0) if seed == 0 else _stream(seed, _ROTATION).uniform(0, 2 * math.pi)
     c, s = math.cos(angle), math.sin(angle)
-    base = radius * np.array([math.cos(offset), math.sin(offset)])
-    return base, np.array([c * base[0] - s * base[1], s * base[0] + c * base[1]])
+    directions = offset + 2 * math.pi * np.arange(directions) / directions
+    bases = radius * np.stack([np.cos(directions), np.sin(directions)], axis=1)
+    rotated = np.stack([c * bases[:, 0] - s * bases[:, 1], s * bases[:, 0] + c * bases[:, 1]], axis=1)
+    return bases, rotated
 
 
 def rotation_study(seeds, *, lambda1: float = 1.0, lambda2: float = 20.0, angle: float = math.pi / 4,
-                   steps: int = 50) -> RotationStudy:
-    """``rotation_effect(seed=seed, directions=1)`` for every seed, all seeds' descents run at once."""
+                   steps: int = 50, directions: int = ROTATION_DIRECTIONS) -> RotationStudy:
+    """:func:`rotation_effect` for every seed (the median over its ``directions`` starts), all seeds' descents
+    run at once; the paths kept are each seed's first start."""
     aligned_bowl = functions.quadratic(lambda1, lambda2)
     rotated_bowl = functions.rotated_quadratic(lambda1, lambda2, angle)
-    bases, rotated_starts = zip(*(_rotation_start(seed, angle) for seed in seeds))
+    starts = [_rotation_starts(seed, angle, directions) for seed in seeds]
+    bases = [base for seed_bases, _ in starts for base in seed_bases]
+    rotated_starts = [start for _, seed_starts in starts for start in seed_starts]
     names = list(optimizers_for("rotation"))
     aligned = {name: paths_from(name, "rotation", aligned_bowl, bases, steps) for name in names}
     rotated = {name: paths_from(name, "rotation", rotated_bowl, rotated_starts, steps) for name in names}
     results = []
     for i in range(len(seeds)):
-        values = {name: (float(aligned_bowl(*aligned[name][-1, i])), float(rotated_bowl(*rotated[name][-1, i])))
+        runs = range(i * directions, (i + 1) * directions)
+        values = {name: (float(np.median([aligned_bowl(*aligned[name][-1, k]) for k in runs])),
+                         float(np.median([rotated_bowl(*rotated[name][-1, k]) for k in runs])))
                   for name in names}
-        paths = {"aligned": {name: aligned[name][:, i] for name in names},
-                 "rotated": {name: rotated[name][:, i] for name in names}}
+        first = runs[0]
+        paths = {"aligned": {name: aligned[name][:, first] for name in names},
+                 "rotated": {name: rotated[name][:, first] for name in names}}
         results.append(RotationResult(values, paths, (aligned_bowl, rotated_bowl)))
     return RotationStudy(tuple(seeds), results)
 
@@ -711,14 +715,14 @@ def _minibatch_gradients(xb, yb, w) -> np.ndarray:
     return (np.swapaxes(xb, -1, -2) @ residual[..., None])[..., 0] / xb.shape[-2]
 
 
-def gradient_noise(batch_size: int, seed: int = 0, draws: int = 100) -> float:
+def gradient_noise(batch_size: int, seed: int = 0, draws: int = 1000) -> float:
     """Mean squared distance between a mini-batch gradient and the full gradient, at the start
     w = (−1, 1.5): the variance of the gradient estimate, which falls like 1/batch_size."""
     x, y, _ = _noise_problem(seed)
     rng = _stream(seed, _NOISE_BATCHES)
     w = np.array([-1.0, 1.5])
     full = x.T @ (x @ w - y) / len(x)
-    batches = np.array([rng.integers(0, len(x), batch_size) for _ in range(draws)])
+    batches = rng.integers(0, len(x), (draws, batch_size))
     squared = np.sum((_minibatch_gradients(x[batches], y[batches], np.broadcast_to(w, (draws, 2))) - full) ** 2, axis=-1)
     total = 0.0
     for value in squared.tolist():  # summed in draw order, like a running total

@@ -617,6 +617,7 @@ LITTLE, MUCH = 10, 600        # the two rows of the two-by-two table
 SOURCE_SIZE = 719             # pretraining images (half of the training split); the rest is the target's pool
 SOURCE_STEPS = 100
 TARGET_STEPS = 24
+LITTLE_DRAWS = 4              # one draw of ten images says little about an arm: the little cells average four
 FINE_TUNE_FACTOR = 0.1        # pretrained layers learn at this fraction of η when everything is fine-tuned
 
 
@@ -693,10 +694,11 @@ class TransferStudy:
 
 def transfer_study(seeds, dataset: str = "digits", *, sizes=TRANSFER_SIZES, little: int = LITTLE, much: int = MUCH,
                    source_size: int = SOURCE_SIZE, source_steps: int = SOURCE_STEPS,
-                   steps: int = TARGET_STEPS) -> TransferStudy:
+                   steps: int = TARGET_STEPS, little_draws: int = LITTLE_DRAWS) -> TransferStudy:
     """Per seed: pretrain a network to recognize the ten digits on ``source_size`` training images; then
     train each arm to tell even from odd digits on n = ``sizes`` other training images (the similar task),
-    and at n = ``little`` and ``much`` on the same images with permuted pixels (the different task)."""
+    and at n = ``little`` and ``much`` on the same images with permuted pixels (the different task). A cell
+    with n = ``little`` is the mean over ``little_draws`` draws of its images."""
     (x, t), (x_test, t_test) = digits(dataset)
     n_classes = int(max(t.max(), t_test.max())) + 1
     sizes = tuple(sizes)
@@ -716,15 +718,20 @@ def transfer_study(seeds, dataset: str = "digits", *, sizes=TRANSFER_SIZES, litt
         cells_similar = np.zeros((len(ARMS), len(sizes)))
         cells_different = np.zeros((len(ARMS), 2))
         for column, size in enumerate(sizes):
-            chosen = np.random.default_rng(stream(seed, DATA, column + 1)).choice(pool, size, replace=False)
-            tasks = [(x, x_test, cells_similar, column)]
-            if size in (little, much):
-                tasks.append((x[:, permutation], x_test[:, permutation], cells_different, (little, much).index(size)))
-            for images, test_images, cells, cell in tasks:
-                for a, arm in enumerate(ARMS):
-                    network = fine_tune(arm, source, images[chosen], parity(t[chosen]), 2, steps=steps,
-                                        seed=stream(seed, ORDER, column + 1), head_seed=stream(seed, HEAD, column))
-                    cells[a, cell] = accuracy(predict_proba(network, test_images), parity(t_test))
+            draws = little_draws if size == little else 1
+            for draw in range(draws):
+                # draw 0 of a cell uses the cell's streams; each further draw of ten images gets streams of its own
+                keys = (column + 1,) if draw == 0 else (column + 1, draw)
+                chosen = np.random.default_rng(stream(seed, DATA, *keys)).choice(pool, size, replace=False)
+                tasks = [(x, x_test, cells_similar, column)]
+                if size in (little, much):
+                    tasks.append((x[:, permutation], x_test[:, permutation], cells_different, (little, much).index(size)))
+                for images, test_images, cells, cell in tasks:
+                    for a, arm in enumerate(ARMS):
+                        network = fine_tune(arm, source, images[chosen], parity(t[chosen]), 2, steps=steps,
+                                            seed=stream(seed, ORDER, *keys),
+                                            head_seed=stream(seed, HEAD, column, *keys[1:]))
+                        cells[a, cell] += accuracy(predict_proba(network, test_images), parity(t_test)) / draws
         similar.append(cells_similar)
         different.append(cells_different)
     return TransferStudy(seeds=tuple(seeds), arms=ARMS, sizes=sizes, similar=np.array(similar),
