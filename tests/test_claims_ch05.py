@@ -92,7 +92,8 @@ def test_few_epochs_rank_like_many(study):
 
 def test_the_fine_stage_wastes_fewer_trials(study):
     difference = study.share_fine - study.share_wide
-    assert difference.mean() > 0.15
+    # +0.37 ± 0.21 per seed over 300 fresh seeds (300000–300299): a block mean above 0.1 by four standard errors
+    assert difference.mean() > 0.1
     assert at_least(difference > 0, 0.6)  # 275 of 300 fresh seeds (300000–300299)
 
 

@@ -79,8 +79,11 @@ def test_gain_grows_with_disagreement(ensembles):
 def test_snapshot_ensemble_beats_its_snapshots_but_not_independent_networks(ensembles):
     n = len(CLAIM_SEEDS)
     assert wins(ensembles.snapshot_gain_over_mean > 0) >= 0.9 * n  # 10, 10, 10 of 10
-    # rates 0.96 and 0.94 over 100 fresh seeds (90000–90099), yet 5 of 10 on 80040–80049: "at least half"
-    assert wins(ensembles.snapshot_acc > ensembles.snapshot_last_acc) >= 0.5 * n  # 9, 10, 10 of 10
+    # against the last snapshot: rates 0.96 over 100 fresh seeds (90000–90099) but 0.89 over 300 (500000–500299),
+    # where at least half of ten failed one block in 500; the mean, +0.068 ± 0.063, is 3.4 standard errors of a
+    # block above 0: "on average"
+    assert experiments.mean_spread(ensembles.snapshot_acc - ensembles.snapshot_last_acc)[0] > 0
+    assert wins(ensembles.snapshot_acc > ensembles.snapshot_last_acc) >= 0.4 * n  # 9, 10, 10 of 10
     assert wins(ensembles.independent_same_size_acc > ensembles.snapshot_acc) >= 0.5 * n  # 10, 10, 9 of 10
 
 
@@ -151,9 +154,9 @@ def test_pretrained_arms_beat_scratch_on_the_similar_task_in_the_middle_of_the_r
 def test_much_data_similar_task_fine_tuning_wins(transfer):
     # which of the two fine-tuning arms is ahead is close (the last layer in 71 of 100 fresh seeds): not claimed
     assert transfer.best_arm("much", "similar") in ("fine-tune last layer", "fine-tune all, lower η")
-    # a rate of 0.97 (194 of 200 fresh seeds, 20000–20199; 291 of 300, 300000–300299): "in most seeds", since
-    # 8 of 10 fails about one block in 300 at that rate
-    assert transfer.wins("fine-tune last layer", "from scratch", "much", "similar")[0] >= 0.7 * len(CLAIM_SEEDS)
+    # a rate of 0.97 (194 of 200 fresh seeds, 20000–20199; 291 of 300, 300000–300299) and 0.95 (284 of 300,
+    # 500000–500299): "in most seeds"
+    assert transfer.wins("fine-tune last layer", "from scratch", "much", "similar")[0] >= 0.6 * len(CLAIM_SEEDS)
 
 
 def test_much_data_different_task_scratch_wins_well_ahead_of_frozen_features(transfer):
@@ -161,10 +164,9 @@ def test_much_data_different_task_scratch_wins_well_ahead_of_frozen_features(tra
     assert transfer.best_arm("much", "different") == "from scratch"
     # which arm is worst is not claimed: the frozen features trail fine-tuning the last layer by 0.056 ± 0.062 per
     # seed (300000–300299), too close for ten seeds to settle every time
-    # ahead of the frozen features in 294 of 300 fresh seeds (300000–300299): "in nearly every seed"
-    assert transfer.wins("from scratch", "linear on frozen features", "much", "different")[0] >= 0.8 * n  # 10 ×3
-    # a rate of 0.95 over 100 fresh seeds (90000–90099), 0.94 over 300000–300299: a majority
-    assert transfer.wins("from scratch", "fine-tune last layer", "much", "different")[0] >= 0.6 * n  # 10, 9, 9
+    # ahead of the frozen features in 294 of 300 fresh seeds (300000–300299) and 288 of 300 (500000–500299):
+    # "in most seeds"; against fine-tuning the rates (0.88 and 0.86 on 500000–500299) are not claimed
+    assert transfer.wins("from scratch", "linear on frozen features", "much", "different")[0] >= 0.7 * n  # 10 ×3
 
 
 def test_little_data_similar_task_a_pretrained_arm_is_best_on_average(transfer):
