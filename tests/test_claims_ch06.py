@@ -110,10 +110,11 @@ def test_augmentation_gain_is_small_and_changes_sign_with_very_few_images(augmen
     assert wins(gain > 0) >= 1 and wins(gain < 0) >= 1  # ahead in 5, 4, 4 of 10
 
 
-def test_augmentation_costs_with_more_images_on_average(augmentation):
-    # "a cost on average, not in every seed": behind in 78 of 100 fresh seeds (70000–70099), 4 … 9 per block of ten,
-    # while every block's mean was below 0 (−0.049 … −0.014)
-    assert experiments.mean_spread(augmentation.gain[:, -1])[0] < 0  # −0.022, −0.018, −0.034
+def test_augmentation_brings_no_gain_with_more_images(augmentation):
+    # −0.040 ± 0.040 per seed over 300 fresh seeds (300000–300299), behind in 84 %: a cost on average over many
+    # seeds, but a block of ten averaged above 0 (700360–700369), as 3.1 standard errors allow about once in
+    # 1 000 blocks; "no gain" is a block mean below +0.01, 3.9 standard errors away
+    assert experiments.mean_spread(augmentation.gain[:, -1])[0] < 0.01  # −0.022, −0.018, −0.034
     # "the gain shrinks as the set grows" is not claimed: gain(25) − gain(400) was +0.011 … +0.047 per block of ten on
     # 70000–70099 but −0.011 on 60030–60039 (the gain at 25 images changes sign from seed to seed)
 
