@@ -155,8 +155,11 @@ def test_single_networks_scatter_around_the_theory(saito, recursion):
     assert theory == pytest.approx(math.sqrt(1 - 1 / math.pi), rel=1e-12)    # the exercise's formula
     single = saito["relu", "he"].std[:, -1] / theory
     assert abs(single.mean() - 1) < 0.15                                      # centred on the theory
-    # "a single network deviates more" than the average of many does
-    assert single.std() > max(0.05, np.max(np.abs(recursion["relu", "he"].relative_deviation)))
+    # "a single network deviates more" than the average of many does, both as deviations of the std: the
+    # recursion's relative deviation is of E[z²], about twice its std's. Single networks' scatter over ten seeds
+    # was at least 0.045 in 999 of 1 000 blocks drawn from 600 fresh seeds (300000–300299, 500000–500299)
+    average = np.max(np.abs(np.sqrt(1 + recursion["relu", "he"].relative_deviation) - 1))
+    assert single.std() > max(0.03, average)
 
 
 # ----------------------------------------------------------------------------------------------
