@@ -116,9 +116,10 @@ def test_the_endpoint_grid_tries_three_learning_rates_and_its_best_sits_at_the_u
 
 
 def test_on_the_real_network_the_lucky_endpoint_grid_matches_or_beats_random_search(study):
-    # a rate of about 0.8 (81 of 100 fresh seeds, 2000–2099; 244 of 300, 300000–300299): "at least half" would
-    # fail about once in 220 blocks of ten at that rate, "at least four" about once in 1 500
-    assert at_least(study.grid_best >= study.random_best, 0.4)
+    # a rate of about 0.8 (81 of 100 fresh seeds, 2000–2099; 244 of 300, 300000–300299), known to ±0.04: "at
+    # least half" would fail about once in 220 blocks of ten, "at least four" once in 600 to 1 500 (a block,
+    # 800470–800479, had three); "a good share", at least three, once in 3 000 or fewer
+    assert at_least(study.grid_best >= study.random_best, 0.3)
 
 
 # --------------------------------------------------------------------------- tuning on test (§7)
