@@ -72,7 +72,10 @@ def test_log_uniform_gives_every_decade_the_same_share(seed):
 # --------------------------------------------------------------------------- random search (§4, §5)
 
 def test_nothing_learns_with_saitos_learning_rates_in_a_short_trial(study):
-    assert np.all(study.small_lr_best < 0.4)
+    assert np.all(study.small_lr_best < experiments.GOOD_ACCURACY)  # "Saito's rates in none"
+    # below 0.4 in 600 of 600 fresh seeds (300000–300299, 500000–500299, at most 0.35), yet one seed of
+    # 800520–800529 reached 0.401: the rate printed, in at least 9 of 10 seeds
+    assert at_least(study.small_lr_best < 0.4, 0.9)
 
 
 def test_the_wide_range_finds_a_working_configuration_in_most_seeds(study):
