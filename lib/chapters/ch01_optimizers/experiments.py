@@ -395,21 +395,8 @@ def rotation_effect(*, lambda1: float = 1.0, lambda2: float = 20.0, angle: float
     ``angle``, from ``directions`` start points on a circle of ``radius`` (offset by the seed), each start
     rotated along so both problems are identical up to the axes. One start alone can mislead: whether the
     per-coordinate scaling helps depends on where the start sits relative to the axes."""
-    aligned_bowl = functions.quadratic(lambda1, lambda2)
-    rotated_bowl = functions.rotated_quadratic(lambda1, lambda2, angle)
-    names = list(optimizers_for("rotation"))
-    finals = {name: ([], []) for name in names}
-    paths = {"aligned": {}, "rotated": {}}
-    for index, (base, rotated_start) in enumerate(zip(*_rotation_starts(seed, angle, directions, radius))):
-        for name in names:
-            aligned = functions.run_optimizer(make_optimizer(name, "rotation"), aligned_bowl, base, steps)
-            rotated = functions.run_optimizer(make_optimizer(name, "rotation"), rotated_bowl, rotated_start, steps)
-            finals[name][0].append(float(aligned_bowl(*aligned[-1])))
-            finals[name][1].append(float(rotated_bowl(*rotated[-1])))
-            if index == 0:
-                paths["aligned"][name], paths["rotated"][name] = aligned, rotated
-    values = {name: (float(np.median(a)), float(np.median(r))) for name, (a, r) in finals.items()}
-    return RotationResult(values, paths, (aligned_bowl, rotated_bowl))
+    return rotation_study((seed,), lambda1=lambda1, lambda2=lambda2, angle=angle, steps=steps, directions=directions,
+                          radius=radius).results[0]
 
 
 @dataclass
@@ -450,12 +437,12 @@ def _rotation_starts(seed: int, angle: float, directions: int, radius: float = 4
 
 
 def rotation_study(seeds, *, lambda1: float = 1.0, lambda2: float = 20.0, angle: float = math.pi / 4,
-                   steps: int = 50, directions: int = ROTATION_DIRECTIONS) -> RotationStudy:
-    """:func:`rotation_effect` for every seed (the median over its ``directions`` starts), all seeds' descents
-    run at once; the paths kept are each seed's first start."""
+                   steps: int = 50, directions: int = ROTATION_DIRECTIONS, radius: float = 4.0) -> RotationStudy:
+    """Every seed's experiment of :func:`rotation_effect` (the median f over its ``directions`` starts), all
+    seeds' descents run at once; the paths kept are each seed's first start."""
     aligned_bowl = functions.quadratic(lambda1, lambda2)
     rotated_bowl = functions.rotated_quadratic(lambda1, lambda2, angle)
-    starts = [_rotation_starts(seed, angle, directions) for seed in seeds]
+    starts = [_rotation_starts(seed, angle, directions, radius) for seed in seeds]
     bases = [base for seed_bases, _ in starts for base in seed_bases]
     rotated_starts = [start for _, seed_starts in starts for start in seed_starts]
     names = list(optimizers_for("rotation"))
